@@ -1,0 +1,60 @@
+"""What every command shares: settings, the database, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from republish.config import Settings, SettingsError
+from republish.store.db import Database, DatabaseError
+
+
+def main_group() -> type[click.Group]:
+    """The top-level group class: turns known library errors into one-line messages."""
+    from republish.publishers import InvalidPublisher
+    from republish.store.errors import Conflict, NotFound
+    from republish.urls import InvalidURL
+
+    known: tuple[type[Exception], ...] = (
+        SettingsError,
+        DatabaseError,
+        InvalidPublisher,
+        Conflict,
+        NotFound,
+        InvalidURL,
+    )
+
+    class Group(click.Group):
+        def invoke(self, ctx: click.Context) -> Any:
+            try:
+                return super().invoke(ctx)
+            except known as exc:
+                raise click.ClickException(_one_line(exc)) from exc
+
+    return Group
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def get_settings(ctx: click.Context, **overrides: Any) -> Settings:
+    """Settings from the environment, with the global options and ``overrides`` on top."""
+    root = ctx.find_root().obj or {}
+    return Settings.from_env(
+        os.environ,
+        database_url=root.get("database_url"),
+        base_url=root.get("base_url"),
+        **overrides,
+    )
+
+
+def open_db(settings: Settings, *, check: bool = True) -> Database:
+    """The configured database; with ``check``, fail unless it is migrated."""
+    db = Database(settings.database_url)
+    if check:
+        db.check_schema()
+    return db

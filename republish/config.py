@@ -1,0 +1,193 @@
+"""Settings: one frozen dataclass built from the environment, passed explicitly.
+
+Every setting is listed once in :data:`SETTINGS` (name, environment variable, default,
+help). The docs and the CLI read that table, and a test keeps them in sync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENV_PREFIX = "REPUBLISH_"
+
+
+class Secret:
+    """A string that never shows itself in ``repr`` or ``str`` (so never in logs)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value itself; call only where it is used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise SettingsError(f"expected a number, got {value!r}") from exc
+    if number <= 0:
+        raise SettingsError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise SettingsError(f"expected a whole number, got {value!r}") from exc
+    if number <= 0:
+        raise SettingsError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+def _secret(value: str) -> Secret | None:
+    return Secret(value) if value else None
+
+
+def _base_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"base URL must start with http:// or https://, got {value!r}")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        "sqlite:///republish.db",
+        "Where stories and publishers are stored: sqlite:///PATH or "
+        "postgresql://USER@HOST:PORT/DB.",
+    ),
+    Setting(
+        "base_url",
+        "http://127.0.0.1:8000",
+        "Public address of this service; snippets, the widget and the pixel point here.",
+        _base_url,
+    ),
+    Setting(
+        "admin_token",
+        None,
+        "Bearer token that authorises the publisher API and overrides. Unset: those "
+        "endpoints answer 401.",
+        _secret,
+    ),
+    Setting(
+        "fetch_allow",
+        (),
+        "Comma-separated hosts or CIDR ranges the outbound client may reach even though "
+        "they are loopback or private (for local testing only).",
+        _csv,
+    ),
+    Setting("fetch_timeout_s", 15.0, "Total time allowed for one outbound fetch.", _positive_float),
+    Setting(
+        "fetch_max_bytes",
+        10 * 1024 * 1024,
+        "Largest response body the outbound client accepts.",
+        _positive_int,
+    ),
+    Setting(
+        "fetch_max_redirects", 5, "Most redirects followed by one outbound fetch.", _positive_int
+    ),
+    Setting(
+        "user_agent",
+        "republish/0.1 (+https://github.com/republish/republish)",
+        "User-Agent sent by the outbound client.",
+    ),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build with :meth:`from_env`; pass it explicitly."""
+
+    database_url: str = "sqlite:///republish.db"
+    base_url: str = "http://127.0.0.1:8000"
+    admin_token: Secret | None = None
+    fetch_allow: tuple[str, ...] = ()
+    fetch_timeout_s: float = 15.0
+    fetch_max_bytes: int = 10 * 1024 * 1024
+    fetch_max_redirects: int = 5
+    user_agent: str = "republish/0.1 (+https://github.com/republish/republish)"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from ``REPUBLISH_*`` variables; ``overrides`` (e.g. CLI options) win.
+
+        >>> Settings.from_env({"REPUBLISH_BASE_URL": "https://r.example/"}).base_url
+        'https://r.example'
+        """
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            if raw is not None:
+                try:
+                    values[setting.name] = setting.parse(raw)
+                except SettingsError as exc:
+                    raise SettingsError(f"{setting.env}: {exc}") from exc
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name not in _BY_NAME:
+                raise SettingsError(f"unknown setting {name!r}")
+            if isinstance(value, str):
+                value = _BY_NAME[name].parse(value)
+            values[name] = value
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)

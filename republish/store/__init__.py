@@ -1,0 +1,1 @@
+"""Database access: SQLAlchemy Core queries, one function per operation."""

@@ -1,0 +1,130 @@
+"""The tables, as SQLAlchemy Core objects. Migrations create them; queries use them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every dialect (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+publishers = sa.Table(
+    "publishers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("home_url", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("domains", sa.JSON, nullable=False),
+    sa.Column("licence", sa.String(40), nullable=False),
+    sa.Column("credit_template", sa.Text, nullable=False),
+    sa.Column("guidelines_md", sa.Text, nullable=False),
+    sa.Column("canonical_guide_md", sa.Text, nullable=False),
+    sa.Column("contact_email", sa.String(320), nullable=False),
+    sa.Column("excluded_origins", sa.JSON, nullable=False),
+    sa.Column("excluded_sections", sa.JSON, nullable=False),
+    sa.Column("excluded_tags", sa.JSON, nullable=False),
+    sa.Column("excluded_authors", sa.JSON, nullable=False),
+    sa.Column("show_reason", sa.Boolean, nullable=False),
+    # sha256 of the publisher's API token; the token itself is shown once and never stored.
+    sa.Column("api_token_sha256", sa.String(64), nullable=True, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column(
+        "publisher_id",
+        sa.Integer,
+        sa.ForeignKey("publishers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("canonical_url", sa.String(2000), nullable=False),
+    # Normalised canonical URL (see republish.urls.url_key): the lookup key.
+    sa.Column("url_key", sa.String(2000), nullable=False),
+    sa.Column("headline", sa.Text, nullable=False),
+    sa.Column("dek", sa.Text, nullable=False),
+    sa.Column("bylines", sa.JSON, nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.Column("section", sa.String(200), nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("origin", sa.String(200), nullable=False),
+    sa.Column("origin_evidence", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("override_republishable", sa.Boolean, nullable=True),
+    sa.Column("override_reason", sa.Text, nullable=True),
+    sa.Column("override_actor", sa.String(200), nullable=True),
+    sa.Column("override_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("modified_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("publisher_id", "url_key", name="uq_stories_publisher_url"),
+)
+
+story_revisions = sa.Table(
+    "story_revisions",
+    metadata,
+    sa.Column(
+        "story_id",
+        sa.String(16),
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("headline", sa.Text, nullable=False),
+    sa.Column("dek", sa.Text, nullable=False),
+    sa.Column("bylines", sa.JSON, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Every editor override, kept: who decided what, when and why.
+story_overrides = sa.Table(
+    "story_overrides",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "story_id",
+        sa.String(16),
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # NULL: the override was cleared and the automatic policy applies again.
+    sa.Column("republishable", sa.Boolean, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
