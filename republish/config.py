@@ -142,7 +142,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "user_agent",
-        "republish/0.1 (+https://github.com/republish/republish)",
+        "republish/0.1 (story republication service)",
         "User-Agent sent by the outbound client.",
     ),
 )
@@ -161,7 +161,7 @@ class Settings:
     fetch_timeout_s: float = 15.0
     fetch_max_bytes: int = 10 * 1024 * 1024
     fetch_max_redirects: int = 5
-    user_agent: str = "republish/0.1 (+https://github.com/republish/republish)"
+    user_agent: str = "republish/0.1 (story republication service)"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
