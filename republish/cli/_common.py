@@ -55,6 +55,10 @@ def get_settings(ctx: click.Context, **overrides: Any) -> Settings:
 def open_db(settings: Settings, *, check: bool = True) -> Database:
     """The configured database; with ``check``, fail unless it is migrated."""
     db = Database(settings.database_url)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        # Close pooled connections when the command ends (PostgreSQL would warn otherwise).
+        ctx.call_on_close(db.dispose)
     if check:
         db.check_schema()
     return db
