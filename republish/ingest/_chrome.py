@@ -1,0 +1,130 @@
+"""Newsroom chrome: what surrounds a story on its page and is not part of it.
+
+Removed from the parsed page before the main-content extractor runs: promos
+(newsletter, donation, "Republish This Story"), share bars, related links, ads, skip
+links, browser notices, author bio boxes, captions, embeds and media.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+#: Elements that never belong in a story body, removed with their content.
+DROP_TAGS = frozenset(
+    {
+        "script", "style", "noscript", "template", "iframe", "embed", "object", "svg",
+        "button", "input", "select", "textarea", "figure", "figcaption", "picture",
+        "video", "audio", "canvas", "img", "map",
+    }
+)  # fmt: skip
+#: Page furniture, removed unless it holds much of the page's paragraph text (some
+#: sites wrap the whole page in a <form> or the story in a <header>).
+FURNITURE_TAGS = frozenset({"form", "nav", "aside", "dialog", "header", "footer"})
+#: class/id tokens that mark chrome (matched whole, after splitting on - and _).
+CHROME_TOKENS = frozenset(
+    {
+        "newsletter", "newsletters", "donate", "donation", "donations", "subscribe",
+        "subscription", "signup", "promo", "promotion", "related", "recirc", "recirculation",
+        "share", "sharing", "sharebar", "social", "republish", "republication", "skip",
+        "advert", "advertisement", "ad", "ads", "adslot", "adunit", "dfp", "sponsor",
+        "sponsored", "bio", "caption", "credits", "comments", "comment", "cookie", "cookies",
+        "paywall", "outdated", "unsupported", "popup", "modal", "trending", "popular",
+        "breadcrumb", "breadcrumbs", "toolbar", "masthead", "sidebar", "widget", "tweet",
+        "embed", "gallery", "slideshow", "video", "photo", "disclaimer", "banner",
+        "screen", "sronly", "visually", "hidden", "print", "tags", "topics", "dek", "deck",
+        "standfirst", "subtitle", "kicker", "byline", "bylines", "meta", "timestamp",
+    }
+)  # fmt: skip
+#: Tokens that mark the story itself: an element carrying one is never dropped.
+KEEP_TOKENS = frozenset({"article", "story", "content", "body", "main", "post", "entry"})
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_EMBED_CLASSES = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|fb-post|bluesky-embed")
+#: Short texts that are chrome wherever they appear.
+CHROME_TEXT = re.compile(
+    r"republish this (story|article)|skip to (main )?content|"
+    r"(we|this site) (do not|don.t|no longer) support (internet explorer|your browser)|"
+    r"internet explorer[^.]{0,80}(not supported|no longer supported|upgrade|outdated)|"
+    r"browser (is|isn.t) (not )?(supported|out of date)|upgrade your browser|"
+    r"sign up for (our|the) [\w\s]*newsletter|subscribe to (our|the) [\w\s]*newsletter|"
+    r"donate (now|today)|make a (tax-deductible )?donation|support (our|independent) journalism|"
+    r"share (this|on) (story|article|facebook|twitter|x\b)|^advertisement$|^related( stories| "
+    r"articles| coverage)?:?$|^(read|see) (more|also):?$|^more (stories|from)",
+    re.I,
+)
+_RELATED_HEADING = re.compile(
+    r"^(related|more (stories|from|coverage)|read (more|next)|recommended|you (may|might) also"
+    r"|most (read|popular)|trending|latest)",
+    re.I,
+)
+
+
+def _tokens(element: etree._Element) -> set[str]:
+    raw = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    tokens = set(_TOKEN_SPLIT.split(raw))
+    if element.get("role") in {"complementary", "navigation", "banner", "contentinfo"}:
+        tokens.add("advert" if element.get("role") == "banner" else "sidebar")
+    if (element.get("aria-hidden") or "").lower() == "true":
+        tokens.add("hidden")
+    tokens.discard("")
+    return tokens
+
+
+def _remove(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    # Keep the tail text: it belongs to the parent, not to the chrome.
+    tail = element.tail
+    previous = element.getprevious()
+    if tail and tail.strip():
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def _paragraph_text_length(element: etree._Element) -> int:
+    return sum(len(p.text_content() or "") for p in element.iter("p"))
+
+
+def strip_chrome(root: etree._Element) -> None:
+    """Remove chrome from ``root`` in place (see the module docstring)."""
+    # Paragraph text, not all text: inline scripts and styles would dwarf the story.
+    page_p_length = _paragraph_text_length(root)
+    limit = max(400, int(0.4 * page_p_length))
+    doomed: list[etree._Element] = []
+    for element in root.iter():
+        tag = element.tag
+        if not isinstance(tag, str):
+            doomed.append(element)  # comments, processing instructions
+            continue
+        if tag in DROP_TAGS:
+            doomed.append(element)
+            continue
+        if tag in {"html", "body", "article", "main"}:
+            continue
+        tokens = _tokens(element)
+        if tag == "blockquote" and _EMBED_CLASSES.search(element.get("class") or ""):
+            doomed.append(element)
+        elif (
+            (tokens & CHROME_TOKENS and not tokens & KEEP_TOKENS)
+            or tag in {"header", "footer"}
+            or (tag in FURNITURE_TAGS and not tokens & KEEP_TOKENS)
+        ):
+            # A chrome class on a container holding much of the story is a false alarm.
+            if _paragraph_text_length(element) < limit:
+                doomed.append(element)
+        elif tag in {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "strong"}:
+            text = " ".join((element.text_content() or "").split())
+            if text and len(text) < 200 and CHROME_TEXT.search(text):
+                doomed.append(element)
+            elif tag in {"h2", "h3", "h4"} and _RELATED_HEADING.match(text):
+                doomed.append(element)
+                following = element.getnext()
+                if following is not None and following.tag in {"ul", "ol", "div"}:
+                    doomed.append(following)
+    for element in doomed:
+        _remove(element)

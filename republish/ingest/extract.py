@@ -1,0 +1,203 @@
+"""Extract a story from an article page: metadata, clean body, plain text, origin.
+
+Pure: no network. Metadata comes from JSON-LD (including ``@graph``), then OpenGraph and
+other meta tags, then the markup (``h1``, byline elements, ``time``). The body is the
+main content found by trafilatura on a page stripped of newsroom chrome, mapped onto
+the allow-list of :mod:`republish.clean`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from republish import clean
+from republish.ingest._chrome import strip_chrome
+from republish.ingest._meta import Meta, page_meta
+from republish.ingest.origin import detect_origin
+from republish.models import Extracted
+
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.I)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_BYLINE_LINE = re.compile(r"^\s*(by|written by)\s+\S", re.I)
+_DATE_LINE = re.compile(
+    r"^\s*((published|updated|posted)\b|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*\.? "
+    r"\d{1,2},? \d{4}|\d{4}-\d{2}-\d{2})",
+    re.I,
+)
+_CREDIT_TOKENS = re.compile(r"credit|originally|syndicat|source|tagline|disclosure|footnote", re.I)
+_BODY_BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre"}
+
+
+def decode(content: str | bytes) -> str:
+    """Text of a page: the declared charset, else UTF-8, else Windows-1252."""
+    if isinstance(content, str):
+        return content
+    match = _CHARSET.search(content[:4096])
+    if match:
+        try:
+            return content.decode(match.group(1).decode("ascii"), errors="replace")
+        except LookupError:
+            pass
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content.decode("cp1252", errors="replace")
+
+
+def parse(html: str | bytes) -> etree._Element | None:
+    """The page as an lxml tree, or None when there is no markup at all."""
+    text = _XML_DECL.sub("", decode(html)).strip()
+    if not text:
+        return None
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _credit_text(root: etree._Element) -> str:
+    """Text of elements that look like credit or syndication notes (before chrome goes)."""
+    parts: list[str] = []
+    for element in root.iter("p", "div", "span", "small", "em", "footer", "section"):
+        marker = f"{element.get('class') or ''} {element.get('id') or ''}"
+        if marker.strip() and _CREDIT_TOKENS.search(marker):
+            text = " ".join(element.text_content().split())
+            if text and len(text) < 400:
+                parts.append(text)
+    return "\n".join(parts[:10])
+
+
+def _main_content(root: etree._Element, url: str) -> str:
+    result = trafilatura.extract(
+        root,
+        url=url or None,
+        output_format="html",
+        include_links=True,
+        include_formatting=True,
+        include_images=False,
+        include_tables=True,
+        include_comments=False,
+        deduplicate=False,
+        with_metadata=False,
+    )
+    return result or ""
+
+
+def _fallback_content(root: etree._Element) -> str:
+    """Paragraph-like blocks of the densest container, when trafilatura finds nothing."""
+    container = next(iter(root.iter("article", "main")), None) or root.find("body")
+    if container is None:
+        return ""
+    blocks = [
+        element
+        for element in container.iter(*_BODY_BLOCKS)
+        if not any(ancestor.tag in _BODY_BLOCKS for ancestor in element.iterancestors())
+    ]
+    return "".join(etree.tostring(block, encoding="unicode", with_tail=False) for block in blocks)
+
+
+def _strip_leading_duplicates(body: str, meta: Meta) -> str:
+    """Drop the headline, dek, byline and date lines an extractor left at the top."""
+    if not body.strip():
+        return body
+    fragment = lxml.html.fragment_fromstring(body, create_parent="div")
+    headline = _norm(meta.headline)
+    # Sites often reuse the first paragraph as their description: only a heading can be
+    # the dek repeated, a paragraph equal to it is the story's own opening.
+    dek = _norm(meta.dek)
+    names = {_norm(name) for name in meta.bylines}
+    for child in list(fragment)[:6]:
+        text = " ".join(child.text_content().split())
+        key = _norm(text)
+        if not key or child.tag == "h1":
+            fragment.remove(child)
+            continue
+        is_byline = _BYLINE_LINE.match(text) and len(text) < 150
+        is_names = bool(names) and key in names | {" ".join(sorted(names))}
+        is_date = _DATE_LINE.match(text) and len(text) < 80
+        is_title = bool(headline) and key == headline
+        is_dek = bool(dek) and key == dek and child.tag in {"h1", "h2", "h3", "h4", "div"}
+        if is_title or is_dek or is_byline or is_names or is_date:
+            fragment.remove(child)
+            continue
+        break
+    return "".join(etree.tostring(child, encoding="unicode") for child in fragment) + (
+        fragment.text or ""
+    )
+
+
+def _body_html(root: etree._Element, meta: Meta, base_url: str) -> str:
+    strip_chrome(root)
+    raw = _main_content(root, base_url) or _fallback_content(root)
+    if not raw:
+        return ""
+    # trafilatura wraps its output in <html><body>; clean_html unwraps anything else.
+    raw = re.sub(r"</?(html|body|head|doc|main)\b[^>]*>", "", raw)
+    return clean.clean_html(_strip_leading_duplicates(raw, meta), base_url)
+
+
+def extract(html: str | bytes, url: str = "") -> Extracted:
+    """Everything a story page says about its story. Pure: no network.
+
+    ``url`` is where the page was found; the canonical URL (``link rel=canonical``,
+    ``og:url``) wins over it, and links in the body are made absolute against it.
+    """
+    root = parse(html)
+    if root is None:
+        return Extracted(canonical_url=url)
+    meta = page_meta(root)
+    canonical = meta.canonical_url.strip()
+    if canonical and url:
+        canonical = lxml.html.urljoin(url, canonical)
+    if not canonical.startswith(("http://", "https://")):
+        canonical = url
+    credit = "\n".join(part for part in (meta.credit_text, _credit_text(root)) if part)
+    body_html = _body_html(root, meta, url or canonical)
+    body_text = clean.to_text(body_html)
+    origin = detect_origin(body_text, meta.bylines, credit_text=credit)
+    return Extracted(
+        headline=meta.headline,
+        dek=meta.dek,
+        bylines=meta.bylines,
+        published_at=meta.published_at,
+        updated_at=meta.updated_at,
+        canonical_url=canonical,
+        section=meta.section,
+        tags=meta.tags,
+        body_html=body_html,
+        body_text=body_text,
+        origin=origin,
+        site_name=meta.site_name,
+    )
+
+
+def extracted_to_json(extracted: Extracted) -> dict[str, Any]:
+    """A JSON-ready dict of what extraction found (dates in ISO 8601, origin or None)."""
+    origin = extracted.origin
+    return {
+        "headline": extracted.headline,
+        "dek": extracted.dek,
+        "bylines": list(extracted.bylines),
+        "published_at": extracted.published_at.isoformat() if extracted.published_at else None,
+        "updated_at": extracted.updated_at.isoformat() if extracted.updated_at else None,
+        "canonical_url": extracted.canonical_url,
+        "site_name": extracted.site_name,
+        "section": extracted.section,
+        "tags": list(extracted.tags),
+        "origin": (
+            {"name": origin.name, "evidence": origin.evidence, "kind": origin.kind}
+            if origin
+            else None
+        ),
+        "body_html": extracted.body_html,
+        "body_text": extracted.body_text,
+    }

@@ -1,0 +1,154 @@
+"""Ingest stories: fetch or read a page, extract it, store it, and decide on its policy."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from republish import net, policy
+from republish.config import Settings
+from republish.ingest.extract import extract
+from republish.models import Decision, Extracted, Publisher, Story
+from republish.store import publishers as publisher_store
+from republish.store import stories as story_store
+from republish.store.db import Database
+from republish.store.errors import NotFound
+from republish.urls import InvalidURL, check_http_url
+
+#: Where an ingested story came from (kept on each revision).
+SOURCES = ("url", "file", "push", "demo")
+_MAX_FILE_BYTES = 10 * 1024 * 1024
+
+
+class IngestError(Exception):
+    """A page or document could not be ingested; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """A stored story, whether it was new, changed or unchanged, and its policy decision."""
+
+    story: Story
+    status: Literal["new", "updated", "unchanged"]
+    decision: Decision
+
+
+def _publisher(db: Database, slug: str) -> Publisher:
+    with db.connect() as conn:
+        try:
+            return publisher_store.get_publisher(conn, slug)
+        except NotFound:
+            raise IngestError(f"unknown publisher {slug!r}") from None
+
+
+def _check_story(extracted: Extracted, where: str) -> None:
+    if not extracted.headline.strip():
+        raise IngestError(f"{where}: no headline found")
+    if not extracted.body_text.strip():
+        raise IngestError(f"{where}: no story text found")
+    if not extracted.canonical_url:
+        raise IngestError(f"{where}: no canonical URL found (give the page URL)")
+    try:
+        check_http_url(extracted.canonical_url)
+    except InvalidURL as exc:
+        raise IngestError(f"{where}: canonical URL: {exc}") from exc
+
+
+def _store(
+    db: Database, publisher: Publisher, extracted: Extracted, source: str, where: str
+) -> IngestResult:
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    _check_story(extracted, where)
+    origin = extracted.origin
+    # A credit naming the publisher itself ("originally published by <us>") is no origin.
+    if origin is not None and origin.name.casefold() in {
+        publisher.name.casefold(),
+        publisher.slug.casefold(),
+    }:
+        extracted = dataclasses.replace(extracted, origin=None)
+    assert publisher.id is not None
+    with db.begin() as conn:
+        story, status = story_store.save_story(
+            conn, publisher.id, extracted, source, datetime.now(UTC)
+        )
+    return IngestResult(story=story, status=status, decision=policy.decide(story, publisher))
+
+
+def ingest_extracted(
+    db: Database, publisher_slug: str, extracted: Extracted, source: str
+) -> IngestResult:
+    """Store an already extracted story (push API, demo) for the publisher ``publisher_slug``."""
+    publisher = _publisher(db, publisher_slug)
+    return _store(db, publisher, extracted, source, extracted.canonical_url or "story")
+
+
+def extract_url(settings: Settings, url: str, *, resolver: Any = None) -> Extracted:
+    """Fetch ``url`` through the guarded client and extract it (nothing stored)."""
+    try:
+        url = check_http_url(url)
+    except InvalidURL as exc:
+        raise IngestError(str(exc)) from exc
+    try:
+        page = net.fetch(url, settings, resolver=resolver)
+    except net.FetchError as exc:
+        raise IngestError(_one_line(f"{url}: {exc}")) from exc
+    return extract(page.content, page.url)
+
+
+def extract_file(path: Path, url: str | None = None) -> Extracted:
+    """Extract the story in an HTML file (nothing stored); ``url`` is its canonical URL."""
+    if url is not None:
+        try:
+            url = check_http_url(url)
+        except InvalidURL as exc:
+            raise IngestError(str(exc)) from exc
+    extracted = extract(read_page_file(path), url or "")
+    if url:
+        extracted = dataclasses.replace(extracted, canonical_url=url)
+    return extracted
+
+
+def ingest_url(
+    db: Database, settings: Settings, publisher_slug: str, url: str, *, resolver: Any = None
+) -> IngestResult:
+    """Fetch ``url`` through the guarded client, extract the story and store it."""
+    publisher = _publisher(db, publisher_slug)
+    extracted = extract_url(settings, url, resolver=resolver)
+    return _store(db, publisher, extracted, "url", url)
+
+
+def ingest_file(
+    db: Database, publisher_slug: str, path: Path, url: str | None = None
+) -> IngestResult:
+    """Extract the story in an HTML file and store it.
+
+    ``url`` is the story's canonical URL; without it the file must name one
+    (``link rel=canonical`` or ``og:url``).
+    """
+    publisher = _publisher(db, publisher_slug)
+    extracted = extract_file(path, url)
+    return _store(db, publisher, extracted, "file", str(path))
+
+
+def read_page_file(path: Path) -> bytes:
+    """The bytes of an HTML file, or :class:`IngestError` when it cannot be used."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise IngestError(f"{path}: not a file")
+        if size > _MAX_FILE_BYTES:
+            raise IngestError(f"{path}: larger than {_MAX_FILE_BYTES // (1024 * 1024)} MB")
+        content = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if b"<" not in content[:65536]:
+        raise IngestError(f"{path}: not an HTML page")
+    return content
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
