@@ -141,6 +141,17 @@ SETTINGS: tuple[Setting, ...] = (
         "fetch_max_redirects", 5, "Most redirects followed by one outbound fetch.", _positive_int
     ),
     Setting(
+        "hit_log_dir",
+        "republish-hits",
+        "Directory of the pixel's append-only hit log and its daily salts (created if missing).",
+    ),
+    Setting(
+        "client_ip_header",
+        "",
+        "Header set by your trusted reverse proxy with the client address (e.g. "
+        "X-Forwarded-For; its last entry is used). Empty: the connection's address.",
+    ),
+    Setting(
         "user_agent",
         "republish/0.1 (story republication service)",
         "User-Agent sent by the outbound client.",
@@ -161,6 +172,8 @@ class Settings:
     fetch_timeout_s: float = 15.0
     fetch_max_bytes: int = 10 * 1024 * 1024
     fetch_max_redirects: int = 5
+    hit_log_dir: str = "republish-hits"
+    client_ip_header: str = ""
     user_agent: str = "republish/0.1 (story republication service)"
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that never change which story a URL names.
@@ -55,3 +56,59 @@ def host_of(url: str) -> str:
     """Lower-cased host name of ``url`` without ``www.`` ("" if there is none)."""
     host = (urlsplit(url).hostname or "").lower()
     return host[4:] if host.startswith("www.") else host
+
+
+def page_url(referer: str) -> str:
+    """The republishing page from a Referer: ``scheme://host/path`` with no query,
+    fragment, credentials or default port; "" if it is not an http(s) URL.
+
+    >>> page_url("https://User:pw@WWW.Example.org:443/news/story/?utm=1#c")
+    'https://www.example.org/news/story/'
+    """
+    try:
+        parts = urlsplit(referer.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    if port and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path or '/'}"
+
+
+_extractor: Any = None
+
+
+def registrable_domain(url_or_host: str) -> str:
+    """The registrable domain ("site") of a URL or host name, using the public suffix
+    list bundled with tldextract (never downloaded): ``news.bbc.co.uk`` -> ``bbc.co.uk``,
+    ``me.github.io`` stays ``me.github.io`` (private suffixes count: each blog is a site).
+    IP addresses are returned as they are; under a TLD missing from the list (``.example``,
+    ``.test``) the last two labels are the site.
+    """
+    global _extractor
+    if _extractor is None:
+        import tldextract
+
+        # No cache directory and no suffix-list URLs: the bundled snapshot only.
+        _extractor = tldextract.TLDExtract(
+            cache_dir=None, suffix_list_urls=(), include_psl_private_domains=True
+        )
+    host = urlsplit(url_or_host).hostname if "//" in url_or_host else url_or_host
+    host = (host or "").lower().rstrip(".")
+    if not host:
+        return ""
+    result = _extractor(host)
+    if result.top_domain_under_public_suffix:
+        return str(result.top_domain_under_public_suffix)
+    labels = host.split(".")
+    if result.suffix or len(labels) < 3 or labels[-1].isdigit() or ":" in host:
+        return host  # an IP address, a bare suffix, or already two labels
+    # A name outside the public suffix list (.example, .test, an intranet TLD): treat its
+    # last label as the suffix.
+    return ".".join(labels[-2:])

@@ -128,3 +128,64 @@ story_overrides = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
 )
+
+# How far the rollup has read each hit log segment. Updated in the same transaction as
+# the rollups it produced, so a hit is counted exactly once, even across crashes.
+hit_log_positions = sa.Table(
+    "hit_log_positions",
+    metadata,
+    sa.Column("segment", sa.String(200), primary_key=True),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("hits", sa.BigInteger, nullable=False),
+    sa.Column("damaged", sa.BigInteger, nullable=False),
+    sa.Column("sealed", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Story x republisher site x day. The dashboard reads these, never raw hits.
+daily_stats = sa.Table(
+    "daily_stats",
+    metadata,
+    sa.Column("story_id", sa.String(32), primary_key=True),
+    sa.Column("site", sa.String(255), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("views", sa.BigInteger, nullable=False),
+    sa.Column("readers", sa.BigInteger, nullable=False),
+    sa.Column("bots", sa.BigInteger, nullable=False),
+    sa.Column("prefetches", sa.BigInteger, nullable=False),
+    sa.Column("previews", sa.BigInteger, nullable=False),
+    sa.Index("ix_daily_stats_day", "day"),
+)
+
+# Hits that belong to no story we know (unknown ids, malformed requests), per day.
+dropped_daily = sa.Table(
+    "dropped_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("reason", sa.String(40), primary_key=True),
+    sa.Column("hits", sa.BigInteger, nullable=False),
+)
+
+# One row per (story, republishing page): where a story ran.
+republications = sa.Table(
+    "republications",
+    metadata,
+    sa.Column("story_id", sa.String(32), primary_key=True),
+    sa.Column("page_url", sa.String(2000), primary_key=True),
+    sa.Column("site", sa.String(255), nullable=False),
+    sa.Column("first_seen", UTCDateTime(), nullable=False),
+    sa.Column("last_seen", UTCDateTime(), nullable=False),
+    sa.Column("views", sa.BigInteger, nullable=False),
+    sa.Index("ix_republications_site", "site"),
+)
+
+# Visitor hashes seen today, only to count unique readers; rows older than two days are
+# deleted (their salts are gone, so they identify no one).
+daily_visitors = sa.Table(
+    "daily_visitors",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("story_id", sa.String(32), primary_key=True),
+    sa.Column("site", sa.String(255), primary_key=True),
+    sa.Column("visitor", sa.String(32), primary_key=True),
+)

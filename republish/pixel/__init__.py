@@ -1,0 +1,1 @@
+"""The pixel: the hot path that counts each republished view (see app.py)."""

@@ -1,0 +1,63 @@
+"""Classify one pixel request from its headers alone: bot, prefetch, CMS preview, human.
+
+What needs the database (the publisher's own site, unknown stories) is decided later,
+when the hit is rolled up.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+from republish.hits import DropReason, Verdict
+
+# Editor and preview screens of common CMSes: a hit from there is an editor looking.
+_EDITOR_PATH = re.compile(
+    r"^/(?:wp-admin|wp-json|ghost|admin|_preview|preview|umbraco|sitecore|typo3)(?:/|$)"
+    r"|^/node/\d+/(?:edit|revisions)"
+    r"|/(?:edit|preview)/?$",
+    re.IGNORECASE,
+)
+_PREVIEW_PARAMS = frozenset({"preview", "preview_id", "preview_nonce", "_preview", "draft"})
+
+
+def is_prefetch(sec_purpose: str, purpose: str, x_moz: str) -> bool:
+    """Speculative loads: ``Sec-Purpose: prefetch``/``prerender``, ``Purpose: prefetch``,
+    ``X-Moz: prefetch``."""
+    return (
+        "prefetch" in sec_purpose.lower()
+        or "prerender" in sec_purpose.lower()
+        or purpose.strip().lower() == "prefetch"
+        or x_moz.strip().lower() == "prefetch"
+    )
+
+
+def is_cms_preview(referer: str) -> bool:
+    """True when the Referer is a CMS editor or preview URL."""
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return False
+    if _EDITOR_PATH.search(parts.path or ""):
+        return True
+    return any(key.lower() in _PREVIEW_PARAMS for key, _ in parse_qsl(parts.query))
+
+
+def classify(
+    user_agent: str,
+    referer: str,
+    sec_purpose: str,
+    purpose: str,
+    x_moz: str,
+    is_bot: bool,
+) -> tuple[Verdict, DropReason]:
+    """The verdict and drop reason for one request (``is_bot`` from the bot filter)."""
+    if not user_agent.strip():
+        return Verdict.BOT, DropReason.NO_USER_AGENT
+    if is_bot:
+        return Verdict.BOT, DropReason.BOT_USER_AGENT
+    if is_prefetch(sec_purpose, purpose, x_moz):
+        return Verdict.PREFETCH, DropReason.PREFETCH
+    if referer and is_cms_preview(referer):
+        return Verdict.PREVIEW, DropReason.CMS_PREVIEW
+    return Verdict.HUMAN, DropReason.NONE

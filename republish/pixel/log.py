@@ -1,0 +1,194 @@
+"""The append-only hit log: segment files written with group commit.
+
+Each process writes its own segment, ``<start>-<host>-<pid>-<n>.open``, renamed to
+``.seg`` when it is rotated or the process stops. A hit is answered only after the
+``fdatasync`` that made its line durable, so neither a crash nor a power cut loses an
+answered hit. Requests that arrive while a sync is running wait for the next one, which
+then covers all of them at once (group commit): the cost of one sync is shared by a
+batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+logger = logging.getLogger("republish.pixel")
+
+OPEN_SUFFIX = ".open"
+SEALED_SUFFIX = ".seg"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def host_tag() -> str:
+    """This machine's name as it appears in segment names (no dashes)."""
+    return socket.gethostname().replace("-", "_")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def seal_orphans(directory: Path, host: str | None = None) -> list[Path]:
+    """Rename ``.open`` segments of dead processes on this host to ``.seg``.
+
+    A crashed writer leaves its segment open; its complete lines are all answered hits
+    and stay readable either way, sealing only lets them be removed after rollup.
+    """
+    host = host or host_tag()
+    sealed = []
+    for path in sorted(directory.glob(f"*{OPEN_SUFFIX}")):
+        parts = path.name.removesuffix(OPEN_SUFFIX).split("-")
+        if len(parts) != 4 or parts[1] != host:
+            continue
+        try:
+            pid = int(parts[-2])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            target = path.with_suffix(SEALED_SUFFIX)
+            path.rename(target)
+            sealed.append(target)
+    if sealed:
+        _fsync_dir(directory)
+    return sealed
+
+
+class HitLog:
+    """Durable appends with group commit. Use from one event loop::
+
+    log = HitLog(Path("hits"))
+    await log.append(encode(record))   # returns once the line is on disk
+    await log.aclose()
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_segment_bytes: int = 64 * 1024 * 1024,
+        max_segment_age_s: float = 300.0,
+        sync: bool = True,
+    ) -> None:
+        self.directory = directory
+        self.max_segment_bytes = max_segment_bytes
+        self.max_segment_age_s = max_segment_age_s
+        self.sync = sync
+        self._host = host_tag()
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._wake: asyncio.Event | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
+        # One thread does every write and sync, in order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hitlog")
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._size = 0
+        self._opened_at = 0.0
+        self._counter = 0
+        self.written = 0  # lines made durable, for tests and metrics
+
+    async def append(self, line: bytes) -> None:
+        """Queue ``line`` and return once it is durable (raises if the write failed)."""
+        if self._closing:
+            raise RuntimeError("hit log is closed")
+        loop = asyncio.get_running_loop()
+        if self._wake is None:
+            self._wake = asyncio.Event()
+            self._flusher = loop.create_task(self._flush_forever())
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending.append((line, future))
+        self._wake.set()
+        await future
+
+    async def aclose(self) -> None:
+        """Write what is pending, seal the segment, stop the flusher."""
+        self._closing = True
+        if self._wake is not None and self._flusher is not None:
+            self._wake.set()
+            await self._flusher
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._seal)
+        self._executor.shutdown(wait=True)
+
+    async def _flush_forever(self) -> None:
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                data = b"".join(line for line, _ in batch)
+                try:
+                    await loop.run_in_executor(self._executor, self._write, data, len(batch))
+                except OSError as exc:
+                    logger.error("hit log write failed, %d hits not counted: %s", len(batch), exc)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+            if self._closing and not self._pending:
+                return
+
+    # The methods below run on the writer thread only.
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._counter += 1
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        name = f"{stamp}-{self._host}-{os.getpid()}-{self._counter:06d}{OPEN_SUFFIX}"
+        self._path = self.directory / name
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self._size = 0
+        self._opened_at = time.monotonic()
+        # The new name must survive a power cut too.
+        _fsync_dir(self.directory)
+
+    def _seal(self) -> None:
+        if self._fd is None or self._path is None:
+            return
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._path.rename(self._path.with_suffix(SEALED_SUFFIX))
+        _fsync_dir(self.directory)
+        self._fd = None
+        self._path = None
+
+    def _write(self, data: bytes, lines: int) -> None:
+        if self._fd is not None and (
+            self._size >= self.max_segment_bytes
+            or time.monotonic() - self._opened_at >= self.max_segment_age_s
+        ):
+            self._seal()
+        if self._fd is None:
+            self._open()
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        if self.sync:
+            os.fdatasync(self._fd)
+        self._size += len(data)
+        self.written += lines

@@ -1,0 +1,1 @@
+"""Statistics: roll hits up into summary tables and read them."""
