@@ -29,6 +29,7 @@ def cli(ctx: click.Context, database_url: str | None, base_url: str | None) -> N
 def _register() -> None:
     # Each command group lives in its own module; importing registers it on ``cli``.
     from republish.cli import db as _db  # noqa: F401
+    from republish.cli import demo as _demo  # noqa: F401
     from republish.cli import extract as _extract  # noqa: F401
     from republish.cli import ingest as _ingest  # noqa: F401
     from republish.cli import publisher as _publisher  # noqa: F401

@@ -1,0 +1,97 @@
+"""``republish demo``: a fictional newsroom with sample stories, served locally."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from republish.cli import cli
+
+DEFAULT_DEMO_DATABASE_URL = "sqlite:///republish-demo.db"
+
+
+def _display_host(host: str) -> str:
+    # A wildcard address is where we listen, not an address a browser can open.
+    if host in {"0.0.0.0", "::", ""}:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="REPUBLISH_DEMO_HOST",
+    help="Address to listen on.",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    envvar="REPUBLISH_DEMO_PORT",
+    help="Port to listen on.",
+)
+@click.option(
+    "--database-url",
+    default=DEFAULT_DEMO_DATABASE_URL,
+    show_default=True,
+    envvar="REPUBLISH_DEMO_DATABASE_URL",
+    help="Demo database, RECREATED FRESH on every run (a SQLite file is deleted first). "
+    "The global --database-url is not used, and a database holding other publishers "
+    "is refused, so the demo never touches your real data.",
+)
+@click.option(
+    "--base-url",
+    envvar="REPUBLISH_DEMO_BASE_URL",
+    help="Address browsers use to reach the demo (default http://HOST:PORT).",
+)
+@click.option("--no-serve", is_flag=True, help="Only build the demo database, then exit.")
+def demo(host: str, port: int, database_url: str, base_url: str | None, no_serve: bool) -> None:
+    """Run a demo newsroom with sample stories and the widget (offline)."""
+    from republish.config import Settings
+    from republish.demo import DemoError, demo_routes, reset_database, seed_demo
+    from republish.ingest.run import IngestError
+
+    base = base_url or f"http://{_display_host(host)}:{port}"
+    settings = Settings.from_env(os.environ, database_url=database_url, base_url=base)
+    try:
+        db = reset_database(settings.database_url)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        site = seed_demo(db, settings.base_url)
+    except (DemoError, IngestError) as exc:
+        db.dispose()
+        raise click.ClickException(str(exc)) from exc
+
+    click.echo(f"Demo database: {database_url} (recreated)")
+    click.echo(f"Publisher: {site.publisher.name} ({site.publisher.slug})")
+    for slug, story in site.stories.items():
+        decision = site.decisions[slug]
+        verdict = "offered" if decision.republishable else f"not offered: {decision.reason}"
+        click.echo(f"  {story.id}  {story.headline}\n              {verdict}")
+    if no_serve:
+        db.dispose()
+        return
+
+    import uvicorn
+
+    from republish.web.app import create_app
+
+    app = create_app(settings, extra_routes=demo_routes(db, settings.base_url), database=db)
+    base = settings.base_url
+    click.echo("")
+    click.echo(f"Demo index:        {base}/")
+    first = next(iter(site.stories))
+    click.echo(f"A sample article:  {site.article_url(first)}")
+    click.echo(f"Guidelines:        {base}/guidelines/{site.publisher.slug}")
+    click.echo(f"Widget script:     {base}/widget.js")
+    click.echo(f"API description:   {base}/api/v1/openapi.json")
+    click.echo("Press Ctrl+C to stop.")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", ws="none", lifespan="on")
+    finally:
+        db.dispose()

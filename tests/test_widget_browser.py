@@ -1,0 +1,232 @@
+"""The widget in headless Chromium against the real app and demo pages on loopback.
+
+Uses the system Chromium (never a downloaded browser). Skipped when it is missing,
+except in CI where it must be there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from republish.config import Settings
+from republish.publishers import edit_publisher
+from tests.live import LiveDemo, serve_demo
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+OFFERED = "ferry-winter-schedule"
+WIRE = "reservoir-levels-wire"
+OPINION = "waterfront-for-everyone"
+
+READ_CLIPBOARD = """async () => {
+  const items = await navigator.clipboard.read({unsanitized: ["text/html"]});
+  const out = {};
+  for (const item of items) {
+    for (const type of item.types) {
+      out[type] = await (await item.getType(type)).text();
+    }
+  }
+  return out;
+}"""
+# Chromium wraps HTML it puts on the clipboard in <html><body>: compare the parsed markup.
+SAME_MARKUP = """([left, right]) => {
+  const markup = (html) => {
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    return (doc.head.innerHTML + doc.body.innerHTML).trim();
+  };
+  return markup(left) !== "" && markup(left) === markup(right);
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """The system Chromium, headless, started once for this module."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (install Debian's chromium package)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[LiveDemo]:
+    """The demo seeded into this test's database and served on a free loopback port."""
+    with serve_demo(settings) as running:
+        yield running
+
+
+def _context(browser: Browser, live: LiveDemo, **options: Any) -> BrowserContext:
+    context = browser.new_context(**options)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.base_url)
+    return context
+
+
+@pytest.fixture
+def page(browser: Browser, live: LiveDemo) -> Iterator[Page]:
+    """A fresh page in its own context (no shared cache), clipboard allowed."""
+    context = _context(browser, live)
+    yield context.new_page()
+    context.close()
+
+
+def _api(live: LiveDemo, path: str, **params: str) -> dict[str, Any]:
+    response = httpx.get(live.url(path), params=params, timeout=10)
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def _serious(results: Any) -> list[str]:
+    return [
+        f"{violation['id']} ({violation['impact']}): "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in {"serious", "critical"}
+    ]
+
+
+def test_button_opens_dialog_and_copies_every_section(page: Page, live: LiveDemo) -> None:
+    story = live.site.stories[OFFERED]
+    snippet = _api(live, f"/api/v1/stories/{story.id}/snippet")
+    widget = _api(live, "/api/v1/widget", publisher=live.site.publisher.slug, story=story.id)
+    assert snippet["republishable"] is True
+
+    page.goto(live.site.article_url(OFFERED))
+    button = page.locator("button.rp-button")
+    expect(button).to_have_text("Republish This Story")
+    # The no-JS link was upgraded in place, not duplicated.
+    expect(page.locator("a[data-republish]")).to_have_count(0)
+    expect(page.locator(".republish-box button.rp-button")).to_have_count(1)
+
+    button.click()
+    dialog = page.locator("dialog.rp-dialog[open]")
+    expect(dialog).to_be_visible()
+    assert page.evaluate("document.querySelector('dialog[open]').contains(document.activeElement)")
+    expect(dialog.locator(".rp-summary")).to_have_text(widget["guidelines_summary"])
+    expect(dialog.get_by_role("link", name="Read the full guidelines")).to_have_attribute(
+        "href", widget["guidelines_url"]
+    )
+    expect(dialog.get_by_role("link", name="How to keep the canonical link")).to_have_attribute(
+        "href", widget["canonical_guide_url"]
+    )
+    email = live.site.publisher.contact_email
+    expect(dialog.get_by_role("link", name=email)).to_have_attribute("href", f"mailto:{email}")
+
+    for key, name in (("html", "HTML"), ("head", "head tag"), ("text", "plain text")):
+        section = dialog.locator(f'[data-rp-section="{key}"]')
+        expect(section.locator("textarea")).to_have_value(snippet[key])
+        section.get_by_role("button", name=f"Copy {name}").click()
+        expect(dialog.get_by_role("status")).to_have_text(f"Copied the {name}.")
+        clipboard = page.evaluate(READ_CLIPBOARD)
+        # A code box gets the markup itself; a rich editor gets HTML to render.
+        assert clipboard["text/plain"] == snippet[key]
+        if key == "text":
+            assert "<p>" in clipboard["text/html"]
+            assert story.headline in clipboard["text/html"]
+        else:
+            assert page.evaluate(SAME_MARKUP, [clipboard["text/html"], snippet[key]])
+
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert page.evaluate("document.activeElement.classList.contains('rp-button')")
+
+    # The close button closes it too, and focus again goes back to the button.
+    button.click()
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert page.evaluate("document.activeElement.classList.contains('rp-button')")
+
+
+@pytest.mark.parametrize("slug", [WIRE, OPINION], ids=["wire", "excluded-section"])
+def test_story_not_offered_shows_its_reason(page: Page, live: LiveDemo, slug: str) -> None:
+    decision = live.site.decisions[slug]
+    assert decision.republishable is False
+    page.goto(live.site.article_url(slug))
+    notice = page.locator(".rp-notice")
+    expect(notice).to_have_text(f"Republishing: {decision.reason}")
+    expect(page.locator("button.rp-button")).to_have_count(0)
+    expect(page.locator("a[data-republish]")).to_have_count(0)
+
+
+def test_wire_story_shows_nothing_when_reasons_are_hidden(page: Page, live: LiveDemo) -> None:
+    edit_publisher(live.db, live.site.publisher.slug, {"show_reason": False})
+    with page.expect_response(lambda response: "/api/v1/widget" in response.url) as answer:
+        page.goto(live.site.article_url(WIRE))
+    assert answer.value.json()["show"] is False
+    expect(page.locator("a[data-republish]")).to_be_hidden()
+    expect(page.locator(".rp-widget")).to_have_count(0)
+    expect(page.locator(".republish-box")).to_contain_text("Republish This Story")
+
+
+def test_without_javascript_the_link_opens_the_standalone_page(
+    browser: Browser, live: LiveDemo
+) -> None:
+    story = live.site.stories[OFFERED]
+    snippet = _api(live, f"/api/v1/stories/{story.id}/snippet")
+    context = _context(browser, live, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(live.site.article_url(OFFERED))
+        expect(page.locator("button.rp-button")).to_have_count(0)
+        page.get_by_role("link", name="Republish This Story").click()
+        page.wait_for_url(live.url(f"/republish/{story.id}"))
+        values = page.locator("textarea").evaluate_all("areas => areas.map(a => a.value)")
+        assert snippet["html"] in values
+        assert snippet["head"] in values
+    finally:
+        context.close()
+
+
+def test_no_serious_accessibility_violations(page: Page, live: LiveDemo) -> None:
+    axe = Axe()
+    page.goto(live.site.article_url(OFFERED))
+    page.locator("button.rp-button").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    # Wait for the stylesheet, so contrast is checked on the styled widget.
+    page.wait_for_function(
+        "getComputedStyle(document.querySelector('.rp-button')).backgroundColor"
+        " !== 'rgba(0, 0, 0, 0)'"
+    )
+    found = _serious(axe.run(page))
+    assert found == [], f"article page with the dialog open: {found}"
+
+    page.goto(live.url(f"/republish/{live.site.stories[OFFERED].id}"))
+    found = _serious(axe.run(page))
+    assert found == [], f"standalone republish page: {found}"
+
+
+def test_widget_requests_only_its_own_origin(page: Page, live: LiveDemo) -> None:
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.goto(live.site.article_url(OFFERED))
+    page.locator("button.rp-button").click()
+    page.locator('[data-rp-section="html"] button').click()
+    expect(page.get_by_role("status")).to_have_text("Copied the HTML.")
+    own = urlsplit(live.base_url).netloc
+    web = [url for url in urls if urlsplit(url).scheme in {"http", "https"}]
+    assert any("/api/v1/widget" in url for url in web)
+    assert any(url.endswith("/widget.css") for url in web)
+    assert [url for url in web if urlsplit(url).netloc != own] == []
