@@ -76,11 +76,16 @@ def _credit_text(root: etree._Element) -> str:
     return "\n".join(parts[:10])
 
 
-def _main_content(root: etree._Element, url: str) -> str:
-    result = trafilatura.extract(
+# trafilatura's internal (TEI-like) tags mapped to ours; its own HTML output loses
+# ordered lists, so the conversion is done here.
+_TEI_TAGS = {"item": "li", "quote": "blockquote", "lb": "br", "code": "p", "row": "p"}
+_TEI_HI = {"#b": "b", "#i": "i", "#u": "span", "#t": "span", "#sub": "span", "#sup": "span"}
+
+
+def _main_content(root: etree._Element, url: str) -> etree._Element | None:
+    document = trafilatura.bare_extraction(
         root,
         url=url or None,
-        output_format="html",
         include_links=True,
         include_formatting=True,
         include_images=False,
@@ -89,60 +94,89 @@ def _main_content(root: etree._Element, url: str) -> str:
         deduplicate=False,
         with_metadata=False,
     )
-    return result or ""
+    body = getattr(document, "body", None)
+    if body is None or not len(body):
+        return None
+    for element in list(body.iter()):
+        tag = element.tag
+        rend = element.get("rend", "")
+        if tag == "graphic":
+            element.getparent().remove(element)
+            continue
+        href = element.get("target", "") if tag == "ref" else ""
+        element.attrib.clear()
+        if tag == "head":
+            element.tag = rend if rend in {"h1", "h2", "h3", "h4", "h5", "h6"} else "h3"
+        elif tag == "list":
+            element.tag = "ol" if rend == "ol" else "ul"
+        elif tag == "hi":
+            element.tag = _TEI_HI.get(rend, "i")
+        elif tag == "ref":
+            element.tag = "a"
+            if href:
+                element.set("href", href)
+        elif tag == "cell":
+            element.tag = "span"
+            element.tail = " " + (element.tail or "")
+        elif tag in _TEI_TAGS:
+            element.tag = _TEI_TAGS[tag]
+        elif tag not in _BODY_BLOCKS and tag not in {"p", "br"}:
+            element.tag = "div" if tag in {"body", "table", "div"} else "span"
+    return body
 
 
-def _fallback_content(root: etree._Element) -> str:
-    """Paragraph-like blocks of the densest container, when trafilatura finds nothing."""
+def _fallback_content(root: etree._Element) -> etree._Element | None:
+    """Paragraph-like blocks of the first article or main element, when trafilatura finds
+    nothing."""
     container = next(iter(root.iter("article", "main")), None) or root.find("body")
     if container is None:
-        return ""
+        return None
     blocks = [
         element
         for element in container.iter(*_BODY_BLOCKS)
         if not any(ancestor.tag in _BODY_BLOCKS for ancestor in element.iterancestors())
     ]
-    return "".join(etree.tostring(block, encoding="unicode", with_tail=False) for block in blocks)
+    if not blocks:
+        return None
+    wrapper = etree.Element("div")
+    wrapper.extend(blocks)
+    return wrapper
 
 
-def _strip_leading_duplicates(body: str, meta: Meta) -> str:
+def _strip_leading_duplicates(body: etree._Element, meta: Meta) -> None:
     """Drop the headline, dek, byline and date lines an extractor left at the top."""
-    if not body.strip():
-        return body
-    fragment = lxml.html.fragment_fromstring(body, create_parent="div")
     headline = _norm(meta.headline)
     # Sites often reuse the first paragraph as their description: only a heading can be
     # the dek repeated, a paragraph equal to it is the story's own opening.
     dek = _norm(meta.dek)
     names = {_norm(name) for name in meta.bylines}
-    for child in list(fragment)[:6]:
-        text = " ".join(child.text_content().split())
+    for child in list(body)[:6]:
+        text = " ".join("".join(child.itertext()).split())
         key = _norm(text)
         if not key or child.tag == "h1":
-            fragment.remove(child)
+            body.remove(child)
             continue
         is_byline = _BYLINE_LINE.match(text) and len(text) < 150
         is_names = bool(names) and key in names | {" ".join(sorted(names))}
         is_date = _DATE_LINE.match(text) and len(text) < 80
         is_title = bool(headline) and key == headline
-        is_dek = bool(dek) and key == dek and child.tag in {"h1", "h2", "h3", "h4", "div"}
+        is_dek = bool(dek) and key == dek and child.tag in {"h2", "h3", "h4", "h5", "h6", "div"}
         if is_title or is_dek or is_byline or is_names or is_date:
-            fragment.remove(child)
+            body.remove(child)
             continue
         break
-    return "".join(etree.tostring(child, encoding="unicode") for child in fragment) + (
-        fragment.text or ""
-    )
 
 
 def _body_html(root: etree._Element, meta: Meta, base_url: str) -> str:
     strip_chrome(root)
-    raw = _main_content(root, base_url) or _fallback_content(root)
-    if not raw:
+    body = _main_content(root, base_url)
+    if body is None:
+        body = _fallback_content(root)
+    if body is None:
         return ""
-    # trafilatura wraps its output in <html><body>; clean_html unwraps anything else.
-    raw = re.sub(r"</?(html|body|head|doc|main)\b[^>]*>", "", raw)
-    return clean.clean_html(_strip_leading_duplicates(raw, meta), base_url)
+    _strip_leading_duplicates(body, meta)
+    raw = (body.text or "") + "".join(etree.tostring(child, encoding="unicode") for child in body)
+    return clean.clean_html(raw, base_url)
 
 
 def extract(html: str | bytes, url: str = "") -> Extracted:
