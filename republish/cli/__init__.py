@@ -33,6 +33,10 @@ def _register() -> None:
     from republish.cli import extract as _extract  # noqa: F401
     from republish.cli import ingest as _ingest  # noqa: F401
     from republish.cli import publisher as _publisher  # noqa: F401
+    from republish.cli import serve as _serve  # noqa: F401
+    from republish.cli import snippet as _snippet  # noqa: F401
+    from republish.cli import stats as _stats  # noqa: F401
+    from republish.cli import story as _story  # noqa: F401
 
 
 _register()
