@@ -21,6 +21,8 @@ from republish.urls import InvalidURL, check_http_url
 #: Where an ingested story came from (kept on each revision).
 SOURCES = ("url", "file", "push", "demo")
 _MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Media types a story page may have; anything else (PDF, images, JSON) is refused.
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class IngestError(Exception):
@@ -93,9 +95,9 @@ def extract_url(settings: Settings, url: str, *, resolver: Any = None) -> Extrac
     except InvalidURL as exc:
         raise IngestError(str(exc)) from exc
     try:
-        page = net.fetch(url, settings, resolver=resolver)
+        page = net.fetch(url, settings, accept=PAGE_TYPES, resolver=resolver)
     except net.FetchError as exc:
-        raise IngestError(_one_line(f"{url}: {exc}")) from exc
+        raise IngestError(_one_line(str(exc))) from exc
     return extract(page.content, page.url)
 
 
