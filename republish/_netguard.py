@@ -215,7 +215,7 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 _ABSOLUTE = re.compile(r"(?i)(https?)://([^/?#]*)(.*)\Z", re.DOTALL)
 _USERINFO = re.compile(r"\A([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#]*@")
-_IPV4_PART = re.compile(r"0|[1-9][0-9]{0,2}\Z")
+_IPV4_PART = re.compile(r"0|[1-9][0-9]{0,2}")
 
 
 def display_url(url: str) -> str:
@@ -250,7 +250,7 @@ def _check_host(host: str, bracketed: bool) -> str | None:
         return f"{host!r} is not a valid host name"
     if _ends_in_number(host):
         parts = host.split(".")
-        if len(parts) != 4 or not all(_IPV4_PART.match(p) and int(p) < 256 for p in parts):
+        if len(parts) != 4 or not all(_IPV4_PART.fullmatch(p) and int(p) < 256 for p in parts):
             return f"{host!r} is not a plain dotted IPv4 address"
     for label in host.split("."):
         if label.startswith("xn--"):
@@ -321,7 +321,9 @@ def parse_url(url: str, base: str | None = None) -> httpx.URL:
     """
     text = url.strip(_C0_AND_SPACE)
     if base is not None and not _SCHEME.match(text):
-        if _CONTROL.search(text) or "\\" in re.split(r"[?#]", text, maxsplit=1)[0]:
+        head = re.split(r"[?#]", text, maxsplit=1)[0]
+        # Browsers read "///host" as a host, RFC 3986 as a path: refuse the ambiguity.
+        if _CONTROL.search(text) or "\\" in head or head.startswith("///"):
             raise BadURL(f"refused {display_url(text)}: not a clean relative URL")
         try:
             text = str(_absolute(base.strip(_C0_AND_SPACE)).join(text))
