@@ -1,0 +1,110 @@
+"""The ASGI app: JSON API, widget endpoints, republish and guidelines pages.
+
+``create_app(settings)`` builds it; nothing is read from the environment at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from republish.config import Settings
+from republish.store.db import Database
+from republish.web import api, pages, widget
+from republish.web._http import ApiError, error_response, json_response
+from republish.web.openapi import openapi
+
+logger = logging.getLogger(__name__)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _is_api(request):
+        message = {404: "no such endpoint", 405: "method not allowed"}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return error_response(exc.status_code, message, exc.headers)
+    if exc.status_code == 404:
+        return pages.not_found_page()
+    return PlainTextResponse(str(exc.detail), exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Log the type only: messages of database errors can carry query parameters.
+    logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    if _is_api(request):
+        return error_response(500, "internal error")
+    return pages.error_page(500, "Something went wrong", "Please try again later.")
+
+
+def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return json_response({"ok": True})
+
+
+def openapi_json(request: Request) -> Response:
+    """The OpenAPI description of the JSON API."""
+    return json_response(openapi())
+
+
+def create_app(
+    settings: Settings,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    database: Database | None = None,
+) -> Starlette:
+    """The web app for ``settings``.
+
+    ``extra_routes`` are matched before the app's own (the demo adds its sample pages
+    this way). ``database`` defaults to one opened from ``settings.database_url`` (and
+    closed at shutdown); the schema is checked at startup.
+    """
+    db = database if database is not None else Database(settings.database_url)
+    owns_db = database is None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(db.check_schema)
+            yield
+        finally:
+            if owns_db:
+                db.dispose()
+
+    routes: list[BaseRoute] = [
+        *extra_routes,
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
+        *api.routes(),
+        *widget.routes(),
+        *pages.routes(),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    return app
