@@ -196,6 +196,8 @@ def test_own_patterns_are_case_insensitive_and_validated() -> None:
     for bad in ["", "  ", "(unclosed"]:
         with pytest.raises(ValueError):
             BotFilter([bad])
+    with pytest.raises(TypeError):
+        BotFilter("curl")
 
 
 # Each fast path (word trie, anchored words, needle before the regex, one alternation)
@@ -212,6 +214,9 @@ TRICKY_RULES = [
     r"tail$",
     r"^[^ ]{12,}$",
     r"lazy.*?end",
+    r"(?x) spi der \d",
+    r"a\.b{0}c",
+    r"(ab)\1",
 ]
 TRICKY_UAS = [
     "abcef",
@@ -236,14 +241,18 @@ TRICKY_UAS = [
     "tail a",
     "NoSpacesHereAtAll",
     "lazy and end",
-    "",
+    "spider1",
+    "spi der1",
+    "a.c",
+    "a.bc",
+    "xABab",
 ]
 
 
 @pytest.mark.parametrize("rule", TRICKY_RULES)
 def test_fast_paths_agree_with_plain_regex_search(rule: str) -> None:
     bots = BotFilter([rule], cache_size=0)
-    for ua in filter(None, TRICKY_UAS):
+    for ua in TRICKY_UAS:
         expected = re.search(rule, ua, re.IGNORECASE) is not None
         assert bots.is_bot(ua) == expected, ua
         assert (bots.match(ua) == rule) == expected, ua
