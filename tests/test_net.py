@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
+import httpx
 import pytest
 
 import republish.net as net
@@ -594,3 +599,55 @@ def test_public_api() -> None:
     for name in net.__all__:
         assert hasattr(net, name), name
     assert FetchResult.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+# --- TLS: the connection goes to the checked IP, the certificate is checked for the name --
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    """A loopback HTTPS server with a self-signed certificate for ``secure.test``."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=secure.test", "-addext", "subjectAltName=DNS:secure.test"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    server_names: list[str | None] = []
+
+    def record_sni(sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        server_names.append(name)
+
+    server_context.sni_callback = record_sni  # type: ignore[assignment]
+    server = LoopbackServer()
+    server._server.socket = server_context.wrap_socket(server._server.socket, server_side=True)
+    server.server_names = server_names  # type: ignore[attr-defined]
+    # Trust only our certificate (the client otherwise trusts the public CAs).
+    monkeypatch.setattr(
+        httpx, "create_ssl_context", lambda **kwargs: ssl.create_default_context(cafile=cert)
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_tls_uses_the_host_name_for_sni_and_verification(
+    tls_server: LoopbackServer, settings: Settings
+) -> None:
+    tls_server.route("/s", Response(200, b"<p>secure</p>"))
+    resolver = StubResolver({"secure.test": [["127.0.0.1"]]})
+
+    result = fetch(f"https://secure.test:{tls_server.port}/s", settings, resolver=resolver)
+
+    assert result.content == b"<p>secure</p>"
+    assert tls_server.server_names == ["secure.test"]  # type: ignore[attr-defined]
+    # The same server by IP: the certificate does not name 127.0.0.1, so it is refused.
+    with pytest.raises(ConnectFailed, match="(?i)certificate"):
+        fetch(f"https://127.0.0.1:{tls_server.port}/s", settings)
