@@ -60,8 +60,14 @@ _RELATED_HEADING = re.compile(
 )
 
 
-def _tokens(element: etree._Element) -> set[str]:
-    raw = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+_NO_TOKENS: frozenset[str] = frozenset()
+
+
+def _tokens(element: etree._Element) -> frozenset[str] | set[str]:
+    attrib = element.attrib
+    if not attrib:
+        return _NO_TOKENS
+    raw = f"{attrib.get('class') or ''} {attrib.get('id') or ''}".lower()
     tokens = set(_TOKEN_SPLIT.split(raw))
     if element.get("role") in {"complementary", "navigation", "banner", "contentinfo"}:
         tokens.add("advert" if element.get("role") == "banner" else "sidebar")
@@ -84,6 +90,21 @@ def _remove(element: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + tail
     parent.remove(element)
+
+
+#: Cheap substring test before the (slower) CHROME_TEXT regular expression.
+_CHROME_WORDS = (
+    "republish", "skip", "explorer", "browser", "newsletter", "donat", "support", "share",
+    "advertisement", "related", "read", "see", "more",
+)  # fmt: skip
+
+
+def _may_be_chrome_text(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _CHROME_WORDS)
+
+
+_TEXT_CHECKED = frozenset({"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "strong"})
 
 
 def _paragraph_text_length(element: etree._Element) -> int:
@@ -117,9 +138,14 @@ def strip_chrome(root: etree._Element) -> None:
             # A chrome class on a container holding much of the story is a false alarm.
             if _paragraph_text_length(element) < limit:
                 doomed.append(element)
-        elif tag in {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "strong"}:
-            text = " ".join((element.text_content() or "").split())
-            if text and len(text) < 200 and CHROME_TEXT.search(text):
+        elif tag in _TEXT_CHECKED and len(element) <= 4:
+            # Only small elements: a telltale phrase inside a long container says nothing,
+            # and reading every container's text would cost quadratic time.
+            text = element.text_content() or ""
+            if len(text) > 400:
+                continue
+            text = " ".join(text.split())
+            if text and len(text) < 200 and _may_be_chrome_text(text) and CHROME_TEXT.search(text):
                 doomed.append(element)
             elif tag in {"h2", "h3", "h4"} and _RELATED_HEADING.match(text):
                 doomed.append(element)

@@ -93,6 +93,9 @@ def _main_content(root: etree._Element, url: str) -> etree._Element | None:
         include_comments=False,
         deduplicate=False,
         with_metadata=False,
+        # Skip trafilatura's fallback extractors: on the aeb-dev slice they cost recall
+        # and precision (bench/RESULTS.md) as well as time.
+        fast=True,
     )
     body = getattr(document, "body", None)
     if body is None or not len(body):
