@@ -253,8 +253,9 @@ def test_cli_ingest_unknown_publisher(cli_env: dict[str, str], db: Database) -> 
         ("missing.html", None, "cannot read"),
         ("notes.txt", b"just some words", "not an HTML page"),
         ("empty.html", b"", "not an HTML page"),
+        ("report.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n\x00\x01", "not an HTML page"),
     ],
-    ids=["missing", "not-html", "empty"],
+    ids=["missing", "not-html", "empty", "pdf"],
 )
 def test_cli_ingest_bad_files(
     cli_env: dict[str, str],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from republish.urls import InvalidURL, check_http_url
 #: Where an ingested story came from (kept on each revision).
 SOURCES = ("url", "file", "push", "demo")
 _MAX_FILE_BYTES = 10 * 1024 * 1024
+_HTML_MARKER = re.compile(rb"<(!doctype\s+html|html|head|body|article|main|p|div|h1)\b", re.I)
 #: Media types a story page may have; anything else (PDF, images, JSON) is refused.
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -147,7 +149,8 @@ def read_page_file(path: Path) -> bytes:
         content = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if b"<" not in content[:65536]:
+    head = content[:65536]
+    if b"\x00" in head[:1024] or not _HTML_MARKER.search(head):
         raise IngestError(f"{path}: not an HTML page")
     return content
 
