@@ -18,7 +18,9 @@ import nh3
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {"p", "h2", "h3", "h4", "ul", "ol", "li", "blockquote", "a", "strong", "em", "b", "i", "br"}
 )
-ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}}
+#: ``"*": set()`` replaces nh3's default generic attributes (``lang``, ``title``): a body
+#: keeps no attribute but a link's target.
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}, "*": set()}
 URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 #: Removed together with their content: code, styles, embedded documents and media,
 #: forms, and figure captions (images are never part of a snippet).
