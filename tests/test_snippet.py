@@ -260,3 +260,11 @@ def test_guidelines_summary() -> None:
     assert "Harbor Gazette" in summary and "desk@harbor.example" in summary
     reserved = guidelines_summary(_publisher(licence=Licence.ALL_RIGHTS_RESERVED, contact_email=""))
     assert "desk@" not in reserved and Licence.ALL_RIGHTS_RESERVED.title not in reserved
+
+
+def test_control_characters_are_dropped() -> None:
+    story = _story(headline="Ferry\x00 returns\x1b", bylines=("Mara\x07 Lind",))
+    snippet = render_snippet(story, _publisher(name="Harbor\x00 Gazette"), BASE)
+    for output in (snippet.html, snippet.head, snippet.text):
+        assert not [c for c in output if ord(c) < 32 and c not in "\t\n\r"]
+    assert "<h1>Ferry returns</h1>" in snippet.html

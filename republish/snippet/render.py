@@ -8,6 +8,7 @@ through :func:`republish.clean.clean_html` once more on the way out.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,15 @@ PIXEL_COMMENT = (
     "<!-- Please keep the image below: it tells the original publisher how many "
     "people read this story. It sets no cookies and collects no personal data. -->"
 )
+
+
+# C0 controls but tab, newline and carriage return (and DEL): HTML parsers turn NUL into
+# U+FFFD or drop it, and PostgreSQL cannot store it; none belongs in a story.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _strip_controls(text: str) -> str:
+    return _CONTROLS.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,7 @@ def render_preview(story: Story, publisher: Publisher) -> str:
 
     The headline is an ``<h2>`` so the preview can sit under a page's own ``<h1>``.
     """
-    return _article_html(story, publisher, "h2")
+    return _strip_controls(_article_html(story, publisher, "h2"))
 
 
 def render_snippet(story: Story, publisher: Publisher, base_url: str) -> Snippet:
@@ -198,7 +208,14 @@ def render_snippet(story: Story, publisher: Publisher, base_url: str) -> Snippet
     if body_text:
         text_parts.append(body_text)
     text_parts.append(credit_text(story, publisher))
-    return Snippet(True, decision.reason, html + "\n", head, "\n\n".join(text_parts) + "\n")
+    text = "\n\n".join(text_parts) + "\n"
+    return Snippet(
+        True,
+        decision.reason,
+        _strip_controls(html + "\n"),
+        _strip_controls(head),
+        _strip_controls(text),
+    )
 
 
 def guidelines_summary(publisher: Publisher) -> str:
