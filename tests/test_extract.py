@@ -122,6 +122,12 @@ CHROME = [
     "Support independent local news",
     "Donate",
     "Republish This Story",
+    "Please read before republishing",
+    "keep our pixel",
+    "A message from our editor",
+    "covered these four towns",
+    "Mira Okonkwo",
+    "Join our mission",
     "Creative Commons",
     "Copy HTML",
     "covers health care for the Coastline Report",  # author bio

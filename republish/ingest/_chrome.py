@@ -43,7 +43,9 @@ _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _EMBED_CLASSES = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|fb-post|bluesky-embed")
 #: Short texts that are chrome wherever they appear.
 CHROME_TEXT = re.compile(
-    r"republish this (story|article)|skip to (main )?content|"
+    r"republish this (story|article)|please read before republishing|skip to (main )?content|"
+    r"a message from (our|the) [\w\s-]{0,30}(editor|publisher)|join our mission|"
+    r"^listen to this (article|story)$|^(print|email|copy link)$|"
     r"(we|this site) (do not|don.t|no longer) support (internet explorer|your browser)|"
     r"internet explorer[^.]{0,80}(not supported|no longer supported|upgrade|outdated)|"
     r"browser (is|isn.t) (not )?(supported|out of date)|upgrade your browser|"
@@ -95,7 +97,8 @@ def _remove(element: etree._Element) -> None:
 #: Cheap substring test before the (slower) CHROME_TEXT regular expression.
 _CHROME_WORDS = (
     "republish", "skip", "explorer", "browser", "newsletter", "donat", "support", "share",
-    "advertisement", "related", "read", "see", "more",
+    "advertisement", "related", "read", "see", "more", "message", "join", "listen", "print",
+    "email", "copy",
 )  # fmt: skip
 
 
@@ -109,6 +112,22 @@ _TEXT_CHECKED = frozenset({"p", "div", "section", "span", "a", "li", "h2", "h3",
 
 def _paragraph_text_length(element: etree._Element) -> int:
     return sum(len(p.text_content() or "") for p in element.iter("p"))
+
+
+def _chrome_box(element: etree._Element, limit: int) -> etree._Element:
+    """The small box a telltale heading or label belongs to ("Republish This Story" and
+    the text under it), or the element itself when its parent is part of the story."""
+    box = element
+    for _ in range(3):
+        parent = box.getparent()
+        if parent is None or parent.tag not in {"div", "section", "aside", "footer"}:
+            break
+        if _tokens(parent) & KEEP_TOKENS:
+            break
+        if _paragraph_text_length(parent) >= min(limit, 1500) or len(parent) > 8:
+            break
+        box = parent
+    return box
 
 
 def strip_chrome(root: etree._Element) -> None:
@@ -146,7 +165,7 @@ def strip_chrome(root: etree._Element) -> None:
                 continue
             text = " ".join(text.split())
             if text and len(text) < 200 and _may_be_chrome_text(text) and CHROME_TEXT.search(text):
-                doomed.append(element)
+                doomed.append(_chrome_box(element, limit))
             elif tag in {"h2", "h3", "h4"} and _RELATED_HEADING.match(text):
                 doomed.append(element)
                 following = element.getnext()
