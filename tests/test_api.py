@@ -603,3 +603,37 @@ def test_override_history_needs_a_token(client: WebClient, db: Database, token: 
     assert_error(client.get(path), 401)
     assert_error(client.get(path, headers=bearer(other_token)), 403)
     assert client.get(path, headers=ADMIN).json() == {"story_id": story["id"], "overrides": []}
+
+
+# Input only the database refuses -------------------------------------------------------
+
+
+def test_nul_characters_are_refused(client: WebClient, db: Database, token: str) -> None:
+    before = counts(db)
+    for changes in ({"headline": "Ferry\x00"}, {"tags": ["a\x00"]}, {"section": "\x00"}):
+        response = client.post("/api/v1/stories", json=payload(**changes), headers=bearer(token))
+        assert_error(response, 422)
+    publisher = {"slug": "nul", "name": "N\x00"}
+    assert_error(client.post("/api/v1/publishers", json=publisher, headers=ADMIN), 422)
+    assert counts(db) == before
+    assert_error(client.get("/api/v1/stories/ab%00cd"), 400)
+    assert_error(client.get("/api/v1/widget?publisher=harbor&url=https://h.example/%00"), 400)
+    assert client.get("/republish/ab%00cd").status_code == 400
+
+
+def test_values_too_long_for_a_column_are_422_not_500(
+    client: WebClient, db: Database, token: str
+) -> None:
+    # The validators allow these; PostgreSQL's column types do not (SQLite has no limits).
+    before = counts(db)
+    response = client.post(
+        "/api/v1/stories", json=payload(section="s" * 500), headers=bearer(token)
+    )
+    long_home = {"slug": "long", "name": "L", "home_url": "https://x.example/" + "a" * 3000}
+    created = client.post("/api/v1/publishers", json=long_home, headers=ADMIN)
+    if db.dialect == "postgresql":
+        assert_error(response, 422)
+        assert_error(created, 422)
+        assert counts(db) == before
+    else:
+        assert (response.status_code, created.status_code) == (201, 201)

@@ -90,7 +90,25 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         fail(400, f"malformed JSON: {message}")
     if not isinstance(data, dict):
         fail(400, "expected a JSON object")
+    if _has_nul(data):
+        fail(422, "text must not contain NUL characters")
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    """True when any string in a parsed JSON value holds a NUL (PostgreSQL refuses it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def bearer_token(request: Request) -> str | None:

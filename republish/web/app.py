@@ -9,12 +9,15 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from republish.config import Settings
 from republish.store.db import Database
@@ -44,6 +47,38 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return pages.not_found_page()
     return PlainTextResponse(str(exc.detail), exc.status_code, headers=exc.headers)
+
+
+async def _data_error(request: Request, exc: Exception) -> Response:
+    # Input the validators let through but a column refuses (PostgreSQL: too long for
+    # the column); the transaction was rolled back, so nothing is stored.
+    logger.warning("refused by the database on %s %s", request.method, request.url.path)
+    message = "a value is too long or cannot be stored"
+    if _is_api(request):
+        return error_response(422, message)
+    return pages.error_page(400, "Bad request", message)
+
+
+class RefuseNul:
+    """Answer 400 to a request with a NUL character in its path or query string.
+
+    No identifier or URL contains one, and PostgreSQL cannot compare text with it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"].lower()
+        ):
+            if str(scope["path"]).startswith("/api/"):
+                response: Response = error_response(400, "NUL character in the address")
+            else:
+                response = PlainTextResponse("NUL character in the address", 400)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -101,8 +136,10 @@ def create_app(
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            sa.exc.DataError: _data_error,
             Exception: _server_error,
         },
+        middleware=[Middleware(RefuseNul)],
         lifespan=lifespan,
     )
     app.state.settings = settings
