@@ -89,6 +89,24 @@ def test_ingest_url_then_changed_page_is_revision_2(
     assert revisions[0].body_text.startswith("Forty volunteers")
 
 
+def test_ingest_url_uses_the_charset_of_the_content_type(
+    db: Database, settings: Settings, ledger: str, http_server: LoopbackServer
+) -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {n}: the caf\u00e9 on Quay Street reopened with a new owner, a longer "
+        "menu and a queue that reached the harbor wall by noon.</p>"
+        for n in range(4)
+    )
+    page = f"<html><body><article><h1>Caf\u00e9 reopens</h1>{paragraphs}</article></body></html>"
+    url = http_server.route(
+        "/cafe",
+        Response(200, page.encode("latin-1"), {"Content-Type": "text/html; charset=iso-8859-1"}),
+    )
+    result = ingest_url(db, settings, ledger, url)
+    assert result.story.headline == "Caf\u00e9 reopens"
+    assert "the caf\u00e9 on Quay Street" in result.story.body_text
+
+
 def test_wire_story_is_stored_but_not_republishable(db: Database, ledger: str) -> None:
     result = ingest_file(db, ledger, PAGES / "wire_dateline.html")
     assert result.story.origin == "JTA"

@@ -51,7 +51,7 @@ def decode(content: str | bytes) -> str:
 
 def parse(html: str | bytes) -> etree._Element | None:
     """The page as an lxml tree, or None when there is no markup at all."""
-    text = _XML_DECL.sub("", decode(html)).strip()
+    text = _XML_DECL.sub("", decode(html).lstrip("\ufeff")).strip()
     if not text:
         return None
     try:

@@ -100,7 +100,8 @@ def extract_url(settings: Settings, url: str, *, resolver: Any = None) -> Extrac
         page = net.fetch(url, settings, accept=PAGE_TYPES, resolver=resolver)
     except net.FetchError as exc:
         raise IngestError(_one_line(str(exc))) from exc
-    return extract(page.content, page.url)
+    # text() honours the charset of the Content-Type header, which the page may not repeat.
+    return extract(page.text(), page.url)
 
 
 def extract_file(path: Path, url: str | None = None) -> Extracted:
