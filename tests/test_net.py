@@ -36,6 +36,9 @@ from republish.net import (
 from tests.servers import LoopbackServer, Response
 
 HTML = "text/html; charset=utf-8"
+# For answers the client stops reading early: the server then hangs up instead of
+# waiting for a next request on a connection the client resets.
+CLOSE = {"Connection": "close"}
 PAGE = "<html><head><title>Harbour ferry</title></head><body><p>Café reopens</p></body></html>"
 
 
@@ -210,7 +213,9 @@ def test_caller_headers_do_not_follow_a_redirect_to_another_origin(
 
 @pytest.mark.parametrize("status", [404, 410, 500, 503])
 def test_error_status_raises(http_server: LoopbackServer, settings: Settings, status: int) -> None:
-    url = http_server.route("/gone", Response(status, b"<p>no</p>"))
+    url = http_server.route(
+        "/gone", Response(status, b"<p>no</p>", {"Content-Type": "text/html", **CLOSE})
+    )
     with pytest.raises(HTTPStatusError) as caught:
         fetch(url, settings)
     assert caught.value.status == status
@@ -233,7 +238,7 @@ def test_conditional_get_returns_304(http_server: LoopbackServer, settings: Sett
 
 def test_wrong_content_type(http_server: LoopbackServer, settings: Settings) -> None:
     url = http_server.route(
-        "/doc.pdf", Response(200, b"%PDF-1.7", {"Content-Type": "application/pdf"})
+        "/doc.pdf", Response(200, b"%PDF-1.7", {"Content-Type": "application/pdf", **CLOSE})
     )
     with pytest.raises(UnsupportedContent, match="expected an HTML page, got application/pdf"):
         fetch(url, settings, accept=("text/html", "application/xhtml+xml"))
@@ -269,7 +274,9 @@ def test_text_decoding_never_raises(
 
 
 def test_declared_length_over_the_limit(http_server: LoopbackServer, settings: Settings) -> None:
-    url = http_server.route("/big", Response(200, b"x" * 5000))
+    url = http_server.route(
+        "/big", Response(200, b"x" * 5000, {"Content-Type": "text/html", **CLOSE})
+    )
     with pytest.raises(TooLarge, match="larger than the 1000 bytes limit"):
         fetch(url, settings.replace(fetch_max_bytes=1000))
 
@@ -307,7 +314,8 @@ def test_gzip_bomb(http_server: LoopbackServer, settings: Settings) -> None:
     bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))
     assert len(bomb) < 100_000
     url = http_server.route(
-        "/bomb", Response(200, bomb, {"Content-Type": "text/html", "Content-Encoding": "gzip"})
+        "/bomb",
+        Response(200, bomb, {"Content-Type": "text/html", "Content-Encoding": "gzip", **CLOSE}),
     )
     with pytest.raises(TooLarge):
         fetch(url, settings.replace(fetch_max_bytes=1024 * 1024))
@@ -329,7 +337,9 @@ def test_unrequested_encoding_is_refused(http_server: LoopbackServer, settings: 
     url = http_server.route(
         "/br",
         Response(
-            200, b"\x0b\x02\x80hi\x03", {"Content-Type": "text/html", "Content-Encoding": "br"}
+            200,
+            b"\x0b\x02\x80hi\x03",
+            {"Content-Type": "text/html", "Content-Encoding": "br", **CLOSE},
         ),
     )
     with pytest.raises(UnsupportedContent, match="br"):
