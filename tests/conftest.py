@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from republish.config import Secret, Settings
 from republish.store.db import Database
@@ -56,7 +57,10 @@ def _db_template(
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         base = os.environ.get("REPUBLISH_TEST_POSTGRES_URL", DEFAULT_PG_URL)
         schema = f"republish_test_{worker}"
-        admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+        # pre-ping: the outage test restarts the server under this session's feet.
+        admin = sa.create_engine(
+            base.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
+        )
         try:
             with admin.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -85,7 +89,9 @@ def database_url(
 ) -> Iterator[str]:
     """URL of an empty, migrated database for this test."""
     if request.config.getoption("--postgres"):
-        engine = sa.create_engine(_db_template.replace("postgresql://", "postgresql+psycopg://", 1))
+        engine = sa.create_engine(
+            _db_template.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool
+        )
         with engine.begin() as conn:
             names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
             conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -139,3 +145,27 @@ def http_server() -> Iterator[LoopbackServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def story_id(db: Database) -> str:
+    """A publisher ("daily", domain daily.example) with one stored story; its id."""
+    from datetime import UTC, datetime
+
+    from republish import publishers
+    from republish.models import Extracted
+    from republish.store import stories
+
+    publisher, _ = publishers.create_publisher(
+        db, "daily", "The Daily", {"domains": ["daily.example"]}
+    )
+    assert publisher.id is not None
+    extracted = Extracted(
+        headline="Ferry vote",
+        canonical_url="https://daily.example/ferry-vote",
+        body_html="<p>The council voted.</p>",
+        body_text="The council voted.",
+    )
+    with db.begin() as conn:
+        story, _ = stories.save_story(conn, publisher.id, extracted, "push", datetime.now(UTC))
+    return story.id

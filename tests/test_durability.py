@@ -15,17 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from republish import publishers
-from republish.models import Extracted
 from republish.stats.rollup import rollup
-from republish.store import stories
 from republish.store.db import Database
 from republish.store.schema import daily_stats
 
@@ -64,7 +60,7 @@ def _start(log_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 async def _load(
-    port: int, story: str, stop_after: int, stop: Callable[[], None]
+    port: int, story_id: str, stop_after: int, stop: Callable[[], None]
 ) -> tuple[int, int]:
     """Send requests from many clients; call ``stop`` once ``stop_after`` were answered.
 
@@ -73,7 +69,7 @@ async def _load(
     answered = 0
     unanswered = 0
     stopped = False
-    url = f"http://127.0.0.1:{port}/p/{story}.gif"
+    url = f"http://127.0.0.1:{port}/p/{story_id}.gif"
     headers = {"user-agent": CHROME, "referer": "https://citypaper.example/news/ferry"}
 
     async def worker(client: httpx.AsyncClient) -> None:
@@ -105,25 +101,15 @@ def _views(db: Database) -> int:
                                                            0))).scalar_one())  # fmt: skip
 
 
-@pytest.fixture
-def story(db: Database) -> str:
-    publisher, _ = publishers.create_publisher(db, "daily", "The Daily")
-    assert publisher.id is not None
-    extracted = Extracted(headline="H", canonical_url="https://daily.example/h",
-                          body_html="<p>b</p>", body_text="b")  # fmt: skip
-    with db.begin() as conn:
-        return stories.save_story(conn, publisher.id, extracted, "push", datetime.now(UTC))[0].id
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_answered_hits_survive_stop_and_crash(
-    db: Database, story: str, tmp_path: Path, sig: signal.Signals
+    db: Database, story_id: str, tmp_path: Path, sig: signal.Signals
 ) -> None:
     port = _free_port()
     process = _start(tmp_path, port)
     try:
         answered, unanswered = asyncio.run(
-            _load(port, story, stop_after=800, stop=lambda: process.send_signal(sig))
+            _load(port, story_id, stop_after=800, stop=lambda: process.send_signal(sig))
         )
     finally:
         process.wait(timeout=30)
@@ -144,14 +130,18 @@ def test_answered_hits_survive_stop_and_crash(
 
 
 def test_restart_after_crash_seals_and_counts_everything(
-    db: Database, story: str, tmp_path: Path
+    db: Database, story_id: str, tmp_path: Path
 ) -> None:
     port = _free_port()
     first = _start(tmp_path, port)
-    answered_1, _ = asyncio.run(_load(port, story, 300, lambda: first.send_signal(signal.SIGKILL)))
+    answered_1, _ = asyncio.run(
+        _load(port, story_id, 300, lambda: first.send_signal(signal.SIGKILL))
+    )
     first.wait(timeout=30)
     second = _start(tmp_path, port)
-    answered_2, _ = asyncio.run(_load(port, story, 300, lambda: second.send_signal(signal.SIGTERM)))
+    answered_2, _ = asyncio.run(
+        _load(port, story_id, 300, lambda: second.send_signal(signal.SIGTERM))
+    )
     second.wait(timeout=30)
     rollup(db, tmp_path)
     suffixes = sorted(p.suffix for p in (tmp_path / "segments").iterdir())

@@ -47,6 +47,9 @@ class Database:
         self.url = _normalise_url(url)
         if self.url.get_backend_name() == "sqlite":
             engine_options.setdefault("connect_args", {"check_same_thread": False})
+        else:
+            # Connections die with a database restart; test each one before use.
+            engine_options.setdefault("pool_pre_ping", True)
         self.engine = sa.create_engine(self.url, **engine_options)
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _on_sqlite_connect)
