@@ -179,8 +179,8 @@ def main() -> None:
                 process.wait(timeout=30)
             counted = ""
             if "republish" in name:
-                lines = sum(p.read_bytes().count(b"\n") for p in (Path(tmp) / "hits" /
-                                                                  "segments").iterdir())  # fmt: skip
+                segments = (Path(tmp) / "hits" / "segments").iterdir()
+                lines = sum(p.read_bytes().count(b"\n") for p in segments)
                 counted = f"{lines} hits in the log"
         rows.append((name, keep, close, achieved, p50, p99, keep_err or close_err, counted))
         print(rows[-1], flush=True)
