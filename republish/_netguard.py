@@ -261,7 +261,16 @@ def _check_host(host: str, bracketed: bool) -> str | None:
     return None
 
 
+def _encode_spaces(text: str) -> str:
+    """``%20`` for spaces after the host, as browsers do (some Location headers have them)."""
+    split = re.match(r"(?i)(https?://[^/?#\s]*)(.*)\Z", text, re.DOTALL)
+    if split is None:
+        return text
+    return split.group(1) + split.group(2).replace(" ", "%20")
+
+
 def _absolute(text: str) -> httpx.URL:
+    text = _encode_spaces(text)
     shown = display_url(text)
     if _CONTROL.search(text):
         raise BadURL(f"refused {shown}: URLs may not contain spaces or control characters")
@@ -321,6 +330,7 @@ def parse_url(url: str, base: str | None = None) -> httpx.URL:
     """
     text = url.strip(_C0_AND_SPACE)
     if base is not None and not _SCHEME.match(text):
+        text = text.replace(" ", "%20")  # a "//host" part is checked after joining
         head = re.split(r"[?#]", text, maxsplit=1)[0]
         # Browsers read "///host" as a host, RFC 3986 as a path: refuse the ambiguity.
         if _CONTROL.search(text) or "\\" in head or head.startswith("///"):

@@ -661,3 +661,11 @@ def test_tls_uses_the_host_name_for_sni_and_verification(
     # The same server by IP: the certificate does not name 127.0.0.1, so it is refused.
     with pytest.raises(ConnectFailed, match="(?i)certificate"):
         fetch(f"https://127.0.0.1:{tls_server.port}/s", settings)
+
+
+def test_spaces_after_the_host_are_encoded(http_server: LoopbackServer, settings: Settings) -> None:
+    http_server.route("/a%20story", Response(200, b"<p>spaced</p>"))
+    start = http_server.route("/old", redirect("/a story"))  # seen in real Location headers
+    assert fetch(start, settings).content == b"<p>spaced</p>"
+    with pytest.raises(BadURL):
+        fetch(f"http://exa mple.test:{http_server.port}/", settings)
