@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from republish.config import Settings
 from republish.publishers import edit_publisher
 from tests.live import LiveDemo, serve_demo
+from tests.servers import LoopbackServer, Response
 
 pytestmark = pytest.mark.browser
 
@@ -115,6 +116,7 @@ def test_button_opens_dialog_and_copies_every_section(page: Page, live: LiveDemo
     assert snippet["republishable"] is True
 
     page.goto(live.site.article_url(OFFERED))
+    page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
     button = page.locator("button.rp-button")
     expect(button).to_have_text("Republish This Story")
     # The no-JS link was upgraded in place, not duplicated.
@@ -230,3 +232,129 @@ def test_widget_requests_only_its_own_origin(page: Page, live: LiveDemo) -> None
     assert any("/api/v1/widget" in url for url in web)
     assert any(url.endswith("/widget.css") for url in web)
     assert [url for url in web if urlsplit(url).netloc != own] == []
+
+
+def _host_page(server: LoopbackServer, body: str, head: str = "") -> str:
+    """Serve ``body`` as a page of another site: another origin (port) on loopback."""
+    html = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host</title>{head}'
+        "<script>window.__before = Object.keys(window);</script>"
+        f"</head><body><main>{body}</main></body></html>"
+    )
+    headers = {"Content-Type": "text/html; charset=utf-8"}
+    return server.route("/news/story", Response(200, html.encode(), headers))
+
+
+def test_on_another_site_by_story_id_right_after_the_script(
+    page: Page, live: LiveDemo, http_server: LoopbackServer
+) -> None:
+    story = live.site.stories["oyster-cooperative"]
+    url = _host_page(
+        http_server,
+        "<p>Before</p>"
+        f'<script src="{live.base_url}/widget.js" data-publisher="{live.site.publisher.slug}" '
+        f'data-story="{story.id}" async></script><p id="after">After</p>',
+    )
+    with page.expect_request(lambda request: "/api/v1/widget" in request.url) as api_request:
+        page.goto(url)
+    assert f"story={story.id}" in api_request.value.url
+    button = page.locator("button.rp-button")
+    expect(button).to_be_visible()
+    # Inserted right after its script tag, before the next paragraph.
+    assert page.evaluate(
+        "document.querySelector('script[data-publisher]').nextElementSibling"
+        ".classList.contains('rp-widget')"
+    )
+    button.click()
+    expect(page.locator("dialog[open] .rp-headline")).to_have_text(story.headline)
+    # No globals, cookies or storage left behind.
+    added = page.evaluate(
+        "Object.keys(window).filter(k => k !== '__before' && !window.__before.includes(k))"
+    )
+    assert added == []
+    assert page.evaluate("document.cookie") == ""
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+
+
+def test_data_target_and_canonical_link(
+    page: Page, live: LiveDemo, http_server: LoopbackServer
+) -> None:
+    story = live.site.stories["school-water-lead"]
+    url = _host_page(
+        http_server,
+        '<div id="slot"></div><p>Story text</p>'
+        f'<script src="{live.base_url}/widget.js" data-publisher="{live.site.publisher.slug}" '
+        'data-target="#slot" async></script>',
+        head=f'<link rel="canonical" href="{story.canonical_url}">',
+    )
+    page.goto(url)
+    expect(page.locator("#slot button.rp-button")).to_have_count(1)
+    expect(page.locator("button.rp-button")).to_have_count(1)
+
+
+def test_unknown_story_renders_nothing(
+    page: Page, live: LiveDemo, http_server: LoopbackServer
+) -> None:
+    url = _host_page(
+        http_server,
+        "<p>Not a stored story</p>"
+        f'<script src="{live.base_url}/widget.js" data-publisher="{live.site.publisher.slug}" '
+        "async></script>"
+        f'<a data-republish href="{live.base_url}/republish?publisher=x&amp;url=y">Republish</a>',
+    )
+    with page.expect_response(lambda response: "/api/v1/widget" in response.url) as answer:
+        page.goto(url)
+    assert answer.value.json()["found"] is False
+    expect(page.locator("a[data-republish]")).to_be_hidden()
+    expect(page.locator(".rp-widget")).to_have_count(0)
+    expect(page.locator("main p")).to_have_text("Not a stored story")
+
+
+def test_service_error_leaves_the_no_js_link_working(page: Page, live: LiveDemo) -> None:
+    page.route(
+        "**/api/v1/widget*",
+        lambda route: route.fulfill(status=503, content_type="application/json", body="{}"),
+    )
+    with page.expect_response(lambda response: "/api/v1/widget" in response.url):
+        page.goto(live.site.article_url(OFFERED))
+    link = page.locator("a[data-republish]")
+    expect(link).to_be_visible()
+    expect(page.locator(".rp-widget")).to_have_count(0)
+
+
+# Older browsers: no ClipboardItem (writeText only), or no async clipboard at all
+# (select the text box and execCommand("copy")).
+@pytest.mark.parametrize(
+    ("remove", "flavours"),
+    [
+        ("delete window.ClipboardItem;", {"text/plain"}),
+        (
+            "Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined});",
+            None,
+        ),
+    ],
+    ids=["write-text", "exec-command"],
+)
+def test_copy_falls_back_on_older_clipboard_apis(
+    browser: Browser, live: LiveDemo, remove: str, flavours: set[str] | None
+) -> None:
+    story = live.site.stories[OFFERED]
+    snippet = _api(live, f"/api/v1/stories/{story.id}/snippet")
+    context = _context(browser, live)
+    try:
+        # A page that keeps the clipboard API empties the clipboard, then reads it back.
+        reader = context.new_page()
+        reader.goto(live.url("/healthz"))
+        reader.evaluate("navigator.clipboard.writeText('nothing copied yet')")
+        page = context.new_page()
+        page.add_init_script(remove)
+        page.goto(live.site.article_url(OFFERED))
+        page.locator("button.rp-button").click()
+        page.locator('[data-rp-section="html"] button').click()
+        expect(page.get_by_role("status")).to_have_text("Copied the HTML.")
+        clipboard = reader.evaluate(READ_CLIPBOARD)
+        assert clipboard["text/plain"] == snippet["html"]
+        if flavours is not None:
+            assert set(clipboard) == flavours
+    finally:
+        context.close()
