@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from republish.ingest.extract import extract, extracted_to_json
+from republish.ingest._chrome import strip_chrome
+from republish.ingest.extract import extract, extracted_to_json, parse
 from republish.models import Extracted
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -265,3 +266,58 @@ def test_extracted_to_json_shape() -> None:
         "kind": "dateline",
     }
     assert data["body_html"].startswith("<p>JERUSALEM (JTA)")
+
+
+def test_teaser_link_lists_go_but_resource_lists_stay() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the story about the storm shelters opening across the county "
+        "this week, with hours and what to bring.</p>"
+        for n in range(4)
+    )
+    html = (
+        "<html><body><article><h1>Shelters open</h1>" + paragraphs + "<p>Where to get help:</p><ul>"
+        '<li>Call the <a href="https://shelters.example.org/">County shelter finder</a> any '
+        "time of day or night</li>"
+        '<li>Ask the <a href="https://redcross.example.org/help">Relief line</a> about '
+        "food, water and medicine</li></ul>"
+        + paragraphs.replace("Paragraph", "More")
+        + '<ul><li><a href="/2026/storm-damage"><img src="/a.jpg"></a>'
+        '<a href="/2026/storm-damage">Storm damage in photos</a></li>'
+        '<li><a href="https://www.news.example/2026/roads">Which roads are closed</a></li></ul>'
+        "</article></body></html>"
+    )
+    story = extract(html, "https://news.example/2026/shelters")
+    assert "County shelter finder" in story.body_text
+    assert "Relief line" in story.body_text
+    assert "Storm damage in photos" not in story.body_text
+    assert "Which roads are closed" not in story.body_text
+
+
+def test_teaser_boxes_go_but_story_subheadings_stay() -> None:
+    story_text = "".join(
+        f"<p>Story paragraph {n} about the dune restoration.</p>" for n in range(6)
+    )
+    root = parse(
+        "<html><body><article>"
+        + story_text
+        + "<h2>Latest developments</h2><ul><li>Sand fencing went up on Monday.</li>"
+        "<li>Volunteers planted beach grass.</li></ul>"
+        '<div class="x1"><div class="x2"><span>Our Latest Stories</span></div>'
+        '<ul><li><a href="/a">Harbor dredging resumes</a></li>'
+        '<li><a href="/b">Ferry fares rise</a></li></ul></div>'
+        "<h3>Related</h3><ul><li><a href='/c'>Beach parking</a></li></ul>"
+        "</article></body></html>"
+    )
+    assert root is not None
+    strip_chrome(root)
+    text = " ".join(root.text_content().split())
+    assert "Latest developments" in text and "Volunteers planted beach grass." in text
+    assert "Story paragraph 5" in text
+    for gone in (
+        "Our Latest Stories",
+        "Harbor dredging",
+        "Ferry fares",
+        "Related",
+        "Beach parking",
+    ):
+        assert gone not in text

@@ -55,11 +55,16 @@ CHROME_TEXT = re.compile(
     r"articles| coverage)?:?$|^(read|see) (more|also):?$|^more (stories|from)",
     re.I,
 )
+# Whole-text matches only: "Latest developments" may be a subheading of the story itself.
 _RELATED_HEADING = re.compile(
-    r"^(related|more (stories|from|coverage)|read (more|next)|recommended|you (may|might) also"
-    r"|most (read|popular)|trending|latest)",
+    r"^(?:(?:our |the )?(?:related|latest|recommended|trending|popular|top|more|other)"
+    r"(?: now)?(?: stories| articles| news| headlines| coverage| content| links| reads| videos)?"
+    r"|more (?:from|on|about) [\w\s'\u2019&-]{1,40}|read (?:more|next|this next)"
+    r"|you (?:may|might) also (?:like|enjoy)|most (?:read|popular|shared|viewed)"
+    r"(?: stories| articles)?|recommended for you|editors.? picks)\s*:?$",
     re.I,
 )
+_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
 
 
 _NO_TOKENS: frozenset[str] = frozenset()
@@ -107,7 +112,9 @@ def _may_be_chrome_text(text: str) -> bool:
     return any(word in lowered for word in _CHROME_WORDS)
 
 
-_TEXT_CHECKED = frozenset({"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "strong"})
+_TEXT_CHECKED = frozenset(
+    {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "h5", "h6", "strong"}
+)
 
 
 def _paragraph_text_length(element: etree._Element) -> int:
@@ -164,12 +171,21 @@ def strip_chrome(root: etree._Element) -> None:
             if len(text) > 400:
                 continue
             text = " ".join(text.split())
-            if text and len(text) < 200 and _may_be_chrome_text(text) and CHROME_TEXT.search(text):
-                doomed.append(_chrome_box(element, limit))
-            elif tag in {"h2", "h3", "h4"} and _RELATED_HEADING.match(text):
-                doomed.append(element)
-                following = element.getnext()
+            if not text:
+                continue
+            if (
+                len(text) < 60
+                and (tag in _HEADINGS or not len(element))
+                and (_RELATED_HEADING.match(text))
+            ):
+                # A teaser heading: its box, and the list of links that follows it.
+                box = _chrome_box(element, limit)
+                doomed.append(box)
+                following = box.getnext()
                 if following is not None and following.tag in {"ul", "ol", "div"}:
-                    doomed.append(following)
+                    if _paragraph_text_length(following) < limit:
+                        doomed.append(following)
+            elif len(text) < 200 and _may_be_chrome_text(text) and CHROME_TEXT.search(text):
+                doomed.append(_chrome_box(element, limit))
     for element in doomed:
         _remove(element)

@@ -20,6 +20,7 @@ from republish.ingest._chrome import strip_chrome
 from republish.ingest._meta import Meta, page_meta
 from republish.ingest.origin import detect_origin
 from republish.models import Extracted
+from republish.urls import host_of
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
@@ -125,7 +126,52 @@ def _main_content(root: etree._Element, url: str) -> etree._Element | None:
             element.tag = _TEI_TAGS[tag]
         elif tag not in _BODY_BLOCKS and tag not in {"p", "br"}:
             element.tag = "div" if tag in {"body", "table", "div"} else "span"
+    _drop_link_debris(body, url)
     return body
+
+
+def _text_length(element: etree._Element) -> int:
+    return len("".join(element.itertext()).strip())
+
+
+def _same_site(href: str, site: str) -> bool:
+    host = host_of(href) if href.startswith(("http://", "https://")) else site
+    return bool(site) and host == site
+
+
+def _drop_link_debris(body: etree._Element, url: str) -> None:
+    """Remove what is left of teaser lists: image links (now empty) and lists whose every
+    item is just a link to another story on the same site (a list of links elsewhere, such
+    as resources, is the story's own)."""
+    site = host_of(url) if url else ""
+    for link in list(body.iter("a")):
+        if not _text_length(link):
+            _drop(link)
+    for listing in list(body.iter("ul", "ol")):
+        items = listing.findall("li")
+        if len(items) < 2:
+            continue
+        linked = all(
+            _text_length(item)
+            and sum(_text_length(a) for a in item.iter("a")) >= 0.8 * _text_length(item)
+            and all(_same_site(a.get("href", ""), site) for a in item.iter("a"))
+            for item in items
+        )
+        if linked:
+            _drop(listing)
+
+
+def _drop(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def _fallback_content(root: etree._Element) -> etree._Element | None:
