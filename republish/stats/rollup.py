@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from republish.hits import DropReason, HitRecord, Verdict, read_records
+from republish.hits import DropReason, Verdict, split_records
 from republish.store import hits as store
 from republish.store.db import Database
 from republish.urls import host_of, registrable_domain
@@ -53,66 +53,131 @@ def _day(ts_ms: int) -> date:
     return datetime.fromtimestamp(ts_ms / 1000, UTC).date()
 
 
-def _is_own_site(page_url: str, site: str, domains: tuple[str, ...]) -> bool:
-    host = host_of(page_url)
+def _is_own_host(host: str, site: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) or site == d for d in domains)
+
+
+_HUMAN = Verdict.HUMAN.value.encode()
+_COLUMN = {
+    Verdict.BOT.value.encode(): "bots",
+    Verdict.PREFETCH.value.encode(): "prefetches",
+    Verdict.PREVIEW.value.encode(): "previews",
+}
+_MALFORMED = DropReason.MALFORMED.value.encode()
+_DAY_MS = 86_400_000
 
 
 @dataclass
 class _Batch:
-    stats: dict[tuple[str, str, date], Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
-    visitors: set[tuple[date, str, str, str]] = field(default_factory=set)
-    pages: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
-    dropped: Counter[tuple[date, str]] = field(default_factory=Counter)
+    """Counts for one chunk of the log, keyed so that each distinct key is handled once."""
 
-    def add(self, record: HitRecord, domains: tuple[str, ...] | None) -> None:
-        day = _day(record.ts_ms)
-        if domains is None:
-            reason = record.reason if record.reason is DropReason.MALFORMED else None
-            self.dropped[(day, (reason or DropReason.UNKNOWN_STORY).value)] += 1
-            return
-        site = registrable_domain(record.page_url) if record.page_url else UNKNOWN_SITE
-        verdict = record.verdict
-        if (
-            verdict is Verdict.HUMAN
-            and record.page_url
-            and _is_own_site(record.page_url, site, domains)
-        ):
-            verdict = Verdict.PREVIEW  # the publisher looking at its own pages
-        counts = self.stats[(record.story_id, site, day)]
-        if verdict is Verdict.HUMAN:
-            counts["views"] += 1
-            if record.visitor:
-                self.visitors.add((day, record.story_id, site, record.visitor))
-            if record.page_url:
-                seen = datetime.fromtimestamp(record.ts_ms / 1000, UTC)
-                key = (record.story_id, record.page_url)
-                page = self.pages.get(key)
-                if page is None:
-                    self.pages[key] = [site, seen, seen, 1]
-                else:
-                    page[1] = min(page[1], seen)
-                    page[2] = max(page[2], seen)
-                    page[3] += 1
-        elif verdict is Verdict.BOT:
-            counts["bots"] += 1
-        elif verdict is Verdict.PREFETCH:
-            counts["prefetches"] += 1
-        elif verdict is Verdict.PREVIEW:
-            counts["previews"] += 1
-        else:
-            self.dropped[(day, record.reason.value or DropReason.UNKNOWN_STORY.value)] += 1
+    domains: dict[str, tuple[str, ...]]
+    counts: Counter[tuple[bytes, bytes, int, bytes, bytes]] = field(default_factory=Counter)
+    visitors: set[tuple[int, bytes, bytes, bytes]] = field(default_factory=set)
+    first: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
+    last: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
+
+    def add_rows(self, rows: list[list[bytes]]) -> None:
+        """Count raw log fields (the hot loop: no objects, no per-hit lookups)."""
+        counts = self.counts
+        visitors = self.visitors
+        first = self.first
+        last = self.last
+        for _, ts, story, verdict, reason, visitor, page in rows:
+            ts_ms = int(ts)
+            day = ts_ms // _DAY_MS
+            counts[(story, page, day, verdict, reason)] += 1
+            if verdict == _HUMAN:
+                if visitor:
+                    visitors.add((day, story, page, visitor))
+                if page:
+                    key = (story, page)
+                    if key not in first:
+                        first[key] = ts_ms
+                    last[key] = ts_ms
+
+    def resolve(
+        self,
+    ) -> tuple[
+        dict[tuple[str, str, date], Counter[str]],
+        set[tuple[date, str, str, str]],
+        dict[tuple[str, str], list[Any]],
+        Counter[tuple[date, str]],
+    ]:
+        """Turn the raw counts into rows: sites, own-site previews, unknown stories."""
+        stats: dict[tuple[str, str, date], Counter[str]] = defaultdict(Counter)
+        dropped: Counter[tuple[date, str]] = Counter()
+        pages_seen: dict[bytes, tuple[str, str]] = {}
+        own: dict[tuple[str, str, tuple[str, ...]], bool] = {}
+        days: dict[int, date] = {}
+
+        def site_of(page: bytes) -> str:
+            return page_info(page)[0]
+
+        def page_info(page: bytes) -> tuple[str, str]:
+            info = pages_seen.get(page)
+            if info is None:
+                text = page.decode()
+                info = (registrable_domain(text), host_of(text)) if page else (UNKNOWN_SITE, "")
+                pages_seen[page] = info
+            return info
+
+        def is_own(page: bytes, story: str) -> bool:
+            if not page:
+                return False
+            site, host = page_info(page)
+            key = (site, host, self.domains[story])
+            if key not in own:
+                own[key] = _is_own_host(host, site, key[2])
+            return own[key]
+
+        for (raw_story, page, day_n, verdict, reason), n in self.counts.items():
+            day = days.get(day_n) or days.setdefault(day_n, _day(day_n * _DAY_MS))
+            story = raw_story.decode()
+            if story not in self.domains:
+                label = DropReason.MALFORMED if reason == _MALFORMED else DropReason.UNKNOWN_STORY
+                dropped[(day, label.value)] += n
+                continue
+            site = site_of(page)
+            column = _COLUMN.get(verdict)
+            if verdict == _HUMAN:
+                column = "previews" if is_own(page, story) else "views"
+            if column is None:
+                dropped[(day, reason.decode() or DropReason.UNKNOWN_STORY.value)] += n
+                continue
+            stats[(story, site, day)][column] += n
+        visitors = {
+            (days[d], s.decode(), site_of(p), v.decode())
+            for d, s, p, v in self.visitors
+            if s.decode() in self.domains and not is_own(p, s.decode())
+        }
+        pages: dict[tuple[str, str], list[Any]] = {}
+        for (raw_story, page), first_ms in self.first.items():
+            story = raw_story.decode()
+            if story not in self.domains or is_own(page, story):
+                continue
+            pages[(story, page.decode())] = [
+                site_of(page),
+                datetime.fromtimestamp(first_ms / 1000, UTC),
+                datetime.fromtimestamp(self.last[(raw_story, page)] / 1000, UTC),
+                0,
+            ]
+        for (raw_story, page, _, verdict, _), n in self.counts.items():
+            if verdict == _HUMAN and page:
+                entry = pages.get((raw_story.decode(), page.decode()))
+                if entry is not None:
+                    entry[3] += n
+        return stats, visitors, pages, dropped
 
 
 def _apply(conn: Any, batch: _Batch, result: RollupResult) -> None:
+    stats, visitors, pages, dropped = batch.resolve()
     visitor_rows = [
         {"day": day, "story_id": story, "site": site, "visitor": visitor}
-        for day, story, site, visitor in batch.visitors
+        for day, story, site, visitor in visitors
     ]
     for day, story, site in store.add_visitors(conn, visitor_rows):
-        batch.stats[(story, site, day)]["readers"] += 1
+        stats[(story, site, day)]["readers"] += 1
     store.add_daily_stats(
         conn,
         [
@@ -126,7 +191,7 @@ def _apply(conn: Any, batch: _Batch, result: RollupResult) -> None:
                 "prefetches": counts["prefetches"],
                 "previews": counts["previews"],
             }
-            for (story, site, day), counts in batch.stats.items()
+            for (story, site, day), counts in stats.items()
         ],
     )
     result.new_republishers += store.add_republications(
@@ -140,12 +205,12 @@ def _apply(conn: Any, batch: _Batch, result: RollupResult) -> None:
                 "last_seen": last,
                 "views": views,
             }
-            for (story, page_url), (site, first, last, views) in batch.pages.items()
+            for (story, page_url), (site, first, last, views) in pages.items()
         ],
     )
     store.add_dropped(
         conn,
-        [{"day": day, "reason": reason, "hits": n} for (day, reason), n in batch.dropped.items()],
+        [{"day": day, "reason": reason, "hits": n} for (day, reason), n in dropped.items()],
     )
 
 
@@ -182,28 +247,27 @@ def rollup(
             while True:
                 handle.seek(offset)
                 data = handle.read(chunk_bytes)
-                records, consumed, damaged = read_records(data)
+                rows, consumed, damaged = split_records(data)
                 if consumed == 0 and position is not None and position.sealed == sealed:
                     break
                 if consumed == 0 and len(data) >= chunk_bytes:
                     raise RuntimeError(f"{path}: a line longer than {chunk_bytes} bytes")
                 with db.begin() as conn:
-                    domains = store.story_domains(conn, (r.story_id for r in records))
-                    batch = _Batch()
-                    for record in records:
-                        batch.add(record, domains.get(record.story_id))
+                    story_ids = {row[2].decode() for row in rows}
+                    batch = _Batch(store.story_domains(conn, story_ids))
+                    batch.add_rows(rows)
                     _apply(conn, batch, result)
                     store.advance_position(
                         conn,
                         name,
                         None if position is None else offset,
                         offset + consumed,
-                        len(records),
+                        len(rows),
                         damaged,
                         sealed,
                         now,
                     )
-                result.hits += len(records)
+                result.hits += len(rows)
                 result.damaged += damaged
                 offset += consumed
                 position = store.Position(name, offset, 0, 0, sealed, now)
