@@ -74,11 +74,14 @@ def _tokens(element: etree._Element) -> frozenset[str] | set[str]:
     attrib = element.attrib
     if not attrib:
         return _NO_TOKENS
-    raw = f"{attrib.get('class') or ''} {attrib.get('id') or ''}".lower()
-    tokens = set(_TOKEN_SPLIT.split(raw))
-    if element.get("role") in {"complementary", "navigation", "banner", "contentinfo"}:
-        tokens.add("advert" if element.get("role") == "banner" else "sidebar")
-    if (element.get("aria-hidden") or "").lower() == "true":
+    classes, ident = attrib.get("class"), attrib.get("id")
+    role, hidden = attrib.get("role"), attrib.get("aria-hidden")
+    if not (classes or ident or role or hidden):
+        return _NO_TOKENS
+    tokens = set(_TOKEN_SPLIT.split(f"{classes or ''} {ident or ''}".lower()))
+    if role in {"complementary", "navigation", "banner", "contentinfo"}:
+        tokens.add("advert" if role == "banner" else "sidebar")
+    if (hidden or "").lower() == "true":
         tokens.add("hidden")
     tokens.discard("")
     return tokens
@@ -99,17 +102,15 @@ def _remove(element: etree._Element) -> None:
     parent.remove(element)
 
 
-#: Cheap substring test before the (slower) CHROME_TEXT regular expression.
-_CHROME_WORDS = (
-    "republish", "skip", "explorer", "browser", "newsletter", "donat", "support", "share",
-    "advertisement", "related", "read", "see", "more", "message", "join", "listen", "print",
-    "email", "copy",
-)  # fmt: skip
+#: Cheap test before the (slower) CHROME_TEXT regular expression: one of its words.
+_CHROME_WORDS = re.compile(
+    "republish|skip|explorer|browser|newsletter|donat|support|share|advertisement|related"
+    "|read|see|more|message|join|listen|print|email|copy"
+)
 
 
 def _may_be_chrome_text(text: str) -> bool:
-    lowered = text.lower()
-    return any(word in lowered for word in _CHROME_WORDS)
+    return _CHROME_WORDS.search(text.lower()) is not None
 
 
 _TEXT_CHECKED = frozenset(
