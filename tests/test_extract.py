@@ -321,3 +321,31 @@ def test_teaser_boxes_go_but_story_subheadings_stay() -> None:
         "Beach parking",
     ):
         assert gone not in text
+
+
+def _local_story(extra: str) -> str:
+    paragraphs = "".join(
+        f"<p>Paragraph {n}: the county fair opened with a record crowd and a new livestock "
+        "barn built by the 4-H clubs over the summer.</p>"
+        for n in range(4)
+    )
+    return f"<html><body><article><h1>Fair opens</h1>{extra}{paragraphs}</article></body></html>"
+
+
+def test_photo_credit_is_not_an_origin() -> None:
+    figure = (
+        '<figure><img src="/fair.jpg"><figcaption>The new barn. '
+        '<span class="credit">\u00a9 2026 The Associated Press</span></figcaption></figure>'
+        '<div class="photo-credit">Copyright 2026 The Associated Press</div>'
+    )
+    story = extract(_local_story(figure), "https://news.example/fair")
+    assert story.origin is None
+    assert "Associated Press" not in story.body_text
+
+
+def test_credit_note_outside_the_body_is_an_origin() -> None:
+    note = '<p class="syndication-credit">This story originally appeared in Haaretz.</p>'
+    html = _local_story("").replace("</article>", "</article>" + note)
+    story = extract(html, "https://news.example/fair")
+    assert story.origin is not None
+    assert (story.origin.name, story.origin.kind) == ("Haaretz", "credit")

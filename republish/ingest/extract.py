@@ -31,6 +31,7 @@ _DATE_LINE = re.compile(
     re.I,
 )
 _CREDIT_TOKENS = re.compile(r"credit|originally|syndicat|source|tagline|disclosure|footnote", re.I)
+_MEDIA_TOKENS = re.compile(r"photo|image|img|caption|media|video|gallery|figure", re.I)
 _BODY_BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre"}
 
 
@@ -70,10 +71,19 @@ def _credit_text(root: etree._Element) -> str:
     parts: list[str] = []
     for element in root.iter("p", "div", "span", "small", "em", "footer", "section"):
         marker = f"{element.get('class') or ''} {element.get('id') or ''}"
-        if marker.strip() and _CREDIT_TOKENS.search(marker):
-            text = " ".join(element.text_content().split())
-            if text and len(text) < 400:
-                parts.append(text)
+        if not marker.strip() or not _CREDIT_TOKENS.search(marker):
+            continue
+        # A photo credit ("AP Photo", "(c) The Associated Press") says who took the
+        # picture, not who wrote the story.
+        if _MEDIA_TOKENS.search(marker) or any(
+            ancestor.tag in {"figure", "figcaption", "picture"}
+            or _MEDIA_TOKENS.search(ancestor.get("class") or "")
+            for ancestor in element.iterancestors()
+        ):
+            continue
+        text = " ".join(element.text_content().split())
+        if text and len(text) < 400:
+            parts.append(text)
     return "\n".join(parts[:10])
 
 
