@@ -193,6 +193,22 @@ CASES: list[tuple[str, str, tuple[str, ...], str, str | None, str | None]] = [
         None,
     ),
     ("empty", "", (), "", None, None),
+    (
+        "originally-in-a-language",
+        BODY + "\n\nThis story originally appeared in Spanish.",
+        (),
+        "",
+        None,
+        None,
+    ),
+    (
+        "possessive-print-edition",
+        BODY + "\n\nThis article originally appeared in The Tidewater Tribune's print edition.",
+        (),
+        "",
+        "The Tidewater Tribune",
+        "credit",
+    ),
     ("bloomberg-in-passing", "Bloomberg reported the merger first.\n\nMore.", (), "", None, None),
 ]
 

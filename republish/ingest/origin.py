@@ -129,9 +129,22 @@ def _from_sign_off(blocks: list[str]) -> Origin | None:
     return None
 
 
+#: Words that follow "originally appeared in" without naming a publication.
+_NOT_PUBLICATIONS = frozenset(
+    {
+        "english", "spanish", "french", "german", "hebrew", "yiddish", "arabic", "russian",
+        "chinese", "portuguese", "italian", "ukrainian", "print", "a", "an",
+    }
+)  # fmt: skip
+
+
 def _credit_name(raw: str) -> str:
     name = _TRAILING_JOINERS.sub("", raw.strip()).rstrip(".,;:'\u2019")
-    return "" if _MONTHS.match(name) else name
+    # "The Harbor Ledger's print edition" names The Harbor Ledger.
+    name = re.sub(r"['\u2019]s\b.*$", "", name).strip()
+    if _MONTHS.match(name) or name.casefold() in _NOT_PUBLICATIONS:
+        return ""
+    return name
 
 
 def _from_credit(texts: list[str]) -> Origin | None:
@@ -147,7 +160,9 @@ def _from_credit(texts: list[str]) -> Origin | None:
                     if name:
                         start = line.rfind(". ", 0, match.start()) + 1
                         end = match.start("name") + len(name)
-                        evidence = line[start:end].strip() + line[end : end + 1].strip(" ,;")
+                        evidence = line[start:end].strip() + (
+                            "." if line[end : end + 1] == "." else ""
+                        )
                         return Origin(canonical_origin(name), evidence, "credit")
     return None
 
