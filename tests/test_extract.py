@@ -349,3 +349,44 @@ def test_credit_note_outside_the_body_is_an_origin() -> None:
     story = extract(html, "https://news.example/fair")
     assert story.origin is not None
     assert (story.origin.name, story.origin.kind) == ("Haaretz", "credit")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("<p>Caf\u00e9</p>".encode(), "Caf\u00e9"),
+        ("<p>Caf\u00e9</p>".encode("cp1252"), "Caf\u00e9"),  # not UTF-8, no charset
+        (b'<meta charset="no-such-charset"><p>Caf\xc3\xa9</p>', "Caf\u00e9"),
+        (b"\xef\xbb\xbf<p>Caf\xc3\xa9</p>", "Caf\u00e9"),  # BOM
+    ],
+    ids=["utf8", "cp1252-fallback", "unknown-charset", "bom"],
+)
+def test_decode(content: bytes, expected: str) -> None:
+    from republish.ingest.extract import decode
+
+    assert expected in decode(content)
+
+
+def test_xhtml_with_xml_declaration() -> None:
+    html = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Tide tables</title></head>'
+        "<body><h1>Tide tables change</h1><p>The harbor office printed new tide tables.</p>"
+        "</body></html>"
+    )
+    story = extract(html, "https://news.example/tides")
+    assert story.headline == "Tide tables change"
+    assert "new tide tables" in story.body_text
+
+
+def test_fallback_when_trafilatura_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from republish.ingest import extract as extract_module
+
+    monkeypatch.setattr(extract_module.trafilatura, "bare_extraction", lambda *a, **k: None)
+    html = (
+        "<html><body><nav><a href='/'>Home</a></nav><article><h1>Pass closed</h1>"
+        "<p>The pass closed at noon.</p><ul><li>Use Route 4.</li></ul></article></body></html>"
+    )
+    story = extract(html, "https://news.example/pass")
+    assert story.body_text == "The pass closed at noon.\n\n- Use Route 4."
+    assert "Home" not in story.body_text

@@ -187,7 +187,9 @@ def _drop(element: etree._Element) -> None:
 def _fallback_content(root: etree._Element) -> etree._Element | None:
     """Paragraph-like blocks of the first article or main element, when trafilatura finds
     nothing."""
-    container = next(iter(root.iter("article", "main")), None) or root.find("body")
+    container = next(iter(root.iter("article", "main")), None)
+    if container is None:
+        container = root.find("body")
     if container is None:
         return None
     blocks = [
