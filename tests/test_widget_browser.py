@@ -219,6 +219,15 @@ def test_no_serious_accessibility_violations(page: Page, live: LiveDemo) -> None
     found = _serious(axe.run(page))
     assert found == [], f"standalone republish page: {found}"
 
+    page.goto(live.site.article_url(WIRE))
+    expect(page.locator(".rp-notice")).to_be_visible()
+    found = _serious(axe.run(page))
+    assert found == [], f"article page with the notice: {found}"
+
+    page.goto(live.url("/"))
+    found = _serious(axe.run(page))
+    assert found == [], f"demo index: {found}"
+
 
 def test_widget_requests_only_its_own_origin(page: Page, live: LiveDemo) -> None:
     urls: list[str] = []
