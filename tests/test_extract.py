@@ -390,3 +390,23 @@ def test_fallback_when_trafilatura_finds_nothing(monkeypatch: pytest.MonkeyPatch
     story = extract(html, "https://news.example/pass")
     assert story.body_text == "The pass closed at noon.\n\n- Use Route 4."
     assert "Home" not in story.body_text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-03T16:05:00-05:00", datetime(2026, 11, 3, 21, 5, tzinfo=UTC)),
+        ("2026-11-03T21:05:00Z", datetime(2026, 11, 3, 21, 5, tzinfo=UTC)),
+        ("2026-11-03 21:05", datetime(2026, 11, 3, 21, 5, tzinfo=UTC)),
+        ("Nov. 3, 2026 4:05 PM EST", datetime(2026, 11, 3, 21, 5, tzinfo=UTC)),
+        ("November 3, 2026 4:05 PM XYZT", datetime(2026, 11, 3, 16, 5, tzinfo=UTC)),
+        ("yesterday", None),
+        ("4:05 PM", None),
+        ("", None),
+    ],
+    ids=["offset", "zulu", "naive", "textual-est", "unknown-zone", "words", "no-year", "empty"],
+)
+def test_page_dates(value: str, expected: datetime | None) -> None:
+    from republish.ingest._dates import parse_date
+
+    assert parse_date(value) == expected
