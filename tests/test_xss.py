@@ -327,6 +327,11 @@ def check_vectors(client: WebClient, token: str, label: str, vectors: list[Vecto
             "body_html": f"<p>Lead paragraph {index}.</p>{vector}<p>Closing paragraph.</p>",
         }
         response = _push(client, token, base | _metadata(vector))
+        if "\x00" in vector:
+            # No text may hold NUL (PostgreSQL cannot store it): refused as a whole.
+            if response.status_code != 422:
+                failures.append(f"{name}: NUL accepted with {response.status_code}")
+            continue
         if response.status_code not in {200, 201}:
             failures.append(f"{name}: push answered {response.status_code} {response.text[:200]}")
             continue
@@ -398,3 +403,29 @@ def test_xss_through_file_ingest(
         pixel = f"{settings.base_url}/p/{story.id}.gif"
         failures += [f"chunk {start}: {p}" for p in snippet_problems(snippet.html, pixel)]
     assert not failures, "\n".join(failures[:25])
+
+
+def test_nul_vectors_rendered_directly(shared_dir: Path) -> None:
+    """The API refuses NUL; a body holding it some other way still renders safely."""
+    from republish.models import Publisher, Story
+
+    vectors = [v for v in _html5lib(shared_dir / XSS) + EXTRA_VECTORS if "\x00" in v[1]]
+    assert vectors
+    publisher = Publisher(id=1, slug="harbor", name="Harbor Gazette")
+    failures = []
+    for name, vector in vectors:
+        story = Story(
+            id="k3x9q2m7ab",
+            publisher_id=1,
+            canonical_url="https://harbor.example/nul",
+            headline=vector,
+            body_html=f"<p>Lead.</p>{vector}",
+            body_text="Lead.",
+            bylines=(vector,),
+        )
+        snippet = render_snippet(story, publisher, "https://r.example")
+        pixel = "https://r.example/p/k3x9q2m7ab.gif"
+        failures += [f"{name}: {p}" for p in snippet_problems(snippet.html, pixel)]
+        if "\x00" in snippet.html + snippet.text:
+            failures.append(f"{name}: NUL in output")
+    assert not failures, "\n".join(failures)
