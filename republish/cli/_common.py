@@ -13,6 +13,7 @@ from republish.store.db import Database, DatabaseError
 
 def main_group() -> type[click.Group]:
     """The top-level group class: turns known library errors into one-line messages."""
+    from republish.net import FetchError
     from republish.publishers import InvalidPublisher
     from republish.store.errors import Conflict, NotFound
     from republish.urls import InvalidURL
@@ -24,6 +25,7 @@ def main_group() -> type[click.Group]:
         Conflict,
         NotFound,
         InvalidURL,
+        FetchError,
     )
 
     class Group(click.Group):
