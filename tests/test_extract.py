@@ -410,3 +410,22 @@ def test_page_dates(value: str, expected: datetime | None) -> None:
     from republish.ingest._dates import parse_date
 
     assert parse_date(value) == expected
+
+
+def test_loose_text_is_gathered_into_paragraphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lxml import etree
+
+    from republish.ingest import extract as extract_module
+
+    def fake_main_content(root: object, url: str) -> etree._Element:
+        return etree.fromstring(
+            "<body>Loose opening with <a href='https://x.example/'>a link</a> inside."
+            "<p>A paragraph.</p>Trailing words<div>Plain div text</div></body>"
+        )
+
+    monkeypatch.setattr(extract_module, "_main_content", fake_main_content)
+    story = extract("<html><body><p>x</p></body></html>", "https://news.example/a")
+    assert story.body_html == (
+        '<p>Loose opening with <a href="https://x.example/">a link</a> inside.</p>'
+        "<p>A paragraph.</p><p>Trailing words</p><p>Plain div text</p>"
+    )

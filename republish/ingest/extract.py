@@ -228,6 +228,43 @@ def _strip_leading_duplicates(body: etree._Element, meta: Meta) -> None:
         break
 
 
+_INLINE = frozenset({"a", "b", "i", "strong", "em", "span", "br", "u", "small", "sub", "sup"})
+
+
+def _wrap_loose_text(body: etree._Element) -> etree._Element:
+    """The body with text and inline elements outside any block gathered into paragraphs
+    (a story body is a sequence of blocks)."""
+    wrapped = etree.Element("div")
+    current: etree._Element | None = None
+
+    def paragraph() -> etree._Element:
+        nonlocal current
+        if current is None:
+            current = etree.SubElement(wrapped, "p")
+        return current
+
+    if body.text and body.text.strip():
+        paragraph().text = body.text
+    for child in list(body):
+        tail, child.tail = child.tail, None
+        if child.tag in _INLINE:
+            paragraph().append(child)
+        else:
+            if child.tag == "div" and not any(
+                descendant.tag in _BODY_BLOCKS for descendant in child.iterdescendants()
+            ):
+                child.tag = "p"
+            current = None
+            wrapped.append(child)
+        if tail and tail.strip():
+            target = paragraph()
+            if len(target):
+                target[-1].tail = (target[-1].tail or "") + tail
+            else:
+                target.text = (target.text or "") + tail
+    return wrapped
+
+
 def _body_html(root: etree._Element, meta: Meta, base_url: str) -> str:
     strip_chrome(root)
     body = _main_content(root, base_url)
@@ -236,7 +273,8 @@ def _body_html(root: etree._Element, meta: Meta, base_url: str) -> str:
     if body is None:
         return ""
     _strip_leading_duplicates(body, meta)
-    raw = (body.text or "") + "".join(etree.tostring(child, encoding="unicode") for child in body)
+    body = _wrap_loose_text(body)
+    raw = "".join(etree.tostring(child, encoding="unicode") for child in body)
     return clean.clean_html(raw, base_url)
 
 
