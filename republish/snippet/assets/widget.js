@@ -18,10 +18,14 @@
   "use strict";
 
   // Captured now: currentScript is only set while this script runs (async included).
-  var script = document.currentScript;
+  // The selector is a fallback for the rare loader that runs scripts another way.
+  var script =
+    document.currentScript ||
+    document.querySelector('script[data-publisher][src*="widget.js"]:not([data-rp-seen])');
   if (!script || !script.src) {
     return;
   }
+  script.setAttribute("data-rp-seen", "");
   var publisher = script.getAttribute("data-publisher") || "";
   if (!publisher) {
     return;
