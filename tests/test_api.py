@@ -637,3 +637,27 @@ def test_values_too_long_for_a_column_are_422_not_500(
         assert counts(db) == before
     else:
         assert (response.status_code, created.status_code) == (201, 201)
+
+
+# The pixel inside the app ------------------------------------------------------------
+
+
+def test_pixel_is_served_when_given(settings: Settings, db: Database, tmp_path: Any) -> None:
+    from republish.pixel.app import GIF, PixelApp
+
+    log_dir = tmp_path / "hits"
+    with WebClient(create_app(settings, database=db, pixel=PixelApp(log_dir))) as web:
+        human = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko Firefox/128.0"}
+        for path in ("/p/k3x9q2m7ab.gif", "/p/not/a/story", "/p/%00.gif"):
+            response = web.get(path, headers=human)
+            assert (response.status_code, response.content) == (200, GIF), path
+            assert response.headers["content-type"] == "image/gif"
+        assert web.get("/healthz").json() == {"ok": True}
+    # Stopping the app stopped the pixel: its hit log segment is sealed, with our hits.
+    sealed = list((log_dir / "segments").glob("*.seg"))
+    assert len(sealed) == 1 and not list((log_dir / "segments").glob("*.open"))
+    assert b"k3x9q2m7ab" in sealed[0].read_bytes()
+
+
+def test_no_pixel_unless_given(client: WebClient) -> None:
+    assert client.get("/p/k3x9q2m7ab.gif").status_code == 404

@@ -172,10 +172,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_runs_the_app(cli_env: dict[str, str], db: Database, harbor: None) -> None:
+def test_serve_runs_the_app(
+    cli_env: dict[str, str], db: Database, harbor: None, tmp_path: Path
+) -> None:
     story = _store(db)
     port = _free_port()
-    env = os.environ | cli_env | {"REPUBLISH_PORT": str(port), "REPUBLISH_HOST": "127.0.0.1"}
+    env = os.environ | cli_env
+    env |= {
+        "REPUBLISH_PORT": str(port),
+        "REPUBLISH_HOST": "127.0.0.1",
+        "REPUBLISH_HIT_LOG_DIR": str(tmp_path / "hits"),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "republish", "serve"],
         env=env,
@@ -196,11 +203,20 @@ def test_serve_runs_the_app(cli_env: dict[str, str], db: Database, harbor: None)
         assert health.json() == {"ok": True}
         snippet = httpx.get(f"http://127.0.0.1:{port}/api/v1/stories/{story.id}/snippet")
         assert snippet.json()["republishable"] is True
+        # The pixel the snippet points to answers on the same server.
+        pixel = httpx.get(f"http://127.0.0.1:{port}/p/{story.id}.gif")
+        assert (pixel.status_code, pixel.headers["content-type"]) == (200, "image/gif")
     finally:
         process.terminate()
         process.wait(timeout=10)
         assert process.stderr is not None
+        log = process.stderr.read().decode("utf-8", "replace")
         process.stderr.close()
+    # No access log: the reader's address and the pixel path are not written anywhere.
+    assert f"/p/{story.id}.gif" not in log and "127.0.0.1:" not in log.replace(
+        f"http://127.0.0.1:{port}", ""
+    )
+    assert list((tmp_path / "hits" / "segments").glob("*.seg"))
 
 
 def test_serve_refuses_an_unmigrated_database(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``republish serve``: run the web app (API, widget, republish pages)."""
+"""``republish serve``: run the web app (API, widget, republish pages, and the pixel)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,24 @@ from republish.cli._common import get_settings, open_db
     show_default=True,
     help="TCP port.",
 )
+@click.option(
+    "--pixel/--no-pixel",
+    envvar="REPUBLISH_SERVE_PIXEL",
+    default=True,
+    show_default=True,
+    help="Answer /p/ID.gif here too; --no-pixel when `republish pixel` serves it.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the API, the widget and the republish pages with uvicorn."""
+def serve(ctx: click.Context, host: str, port: int, pixel: bool) -> None:
+    """Serve the API, the widget, the republish pages and the pixel with uvicorn."""
     import uvicorn
 
+    from republish.pixel.app import PixelApp
     from republish.web import create_app
 
     settings = get_settings(ctx)
     db = open_db(settings)  # fails here, with a one-line message, when not migrated
-    uvicorn.run(create_app(settings, database=db), host=host, port=port, log_level="info")
+    pixel_app = PixelApp.from_settings(settings) if pixel else None
+    app = create_app(settings, database=db, pixel=pixel_app)
+    # No access log: it would write readers' addresses and User-Agents to disk.
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")

@@ -20,12 +20,15 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from republish.config import Settings
+from republish.pixel.app import PixelApp
 from republish.store.db import Database
 from republish.web import api, pages, widget
 from republish.web._http import ApiError, error_response, json_response
 from republish.web.openapi import openapi
 
 logger = logging.getLogger(__name__)
+
+PIXEL_PREFIX = "/p/"
 
 
 def _is_api(request: Request) -> bool:
@@ -69,10 +72,13 @@ class RefuseNul:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (
-            "\x00" in scope["path"] or b"%00" in scope["query_string"].lower()
+        path = str(scope.get("path", ""))
+        if (
+            scope["type"] == "http"
+            and not path.startswith(PIXEL_PREFIX)  # the pixel always answers with its GIF
+            and ("\x00" in path or b"%00" in scope["query_string"].lower())
         ):
-            if str(scope["path"]).startswith("/api/"):
+            if path.startswith("/api/"):
                 response: Response = error_response(400, "NUL character in the address")
             else:
                 response = PlainTextResponse("NUL character in the address", 400)
@@ -104,12 +110,15 @@ def create_app(
     *,
     extra_routes: Sequence[BaseRoute] = (),
     database: Database | None = None,
+    pixel: PixelApp | None = None,
 ) -> Starlette:
     """The web app for ``settings``.
 
     ``extra_routes`` are matched before the app's own (the demo adds its sample pages
     this way). ``database`` defaults to one opened from ``settings.database_url`` (and
-    closed at shutdown); the schema is checked at startup.
+    closed at shutdown); the schema is checked at startup. ``pixel``, when given, answers
+    ``/p/{story_id}.gif`` in this app and is started and stopped with it (``republish
+    serve`` does this; ``republish pixel`` serves it alone instead).
     """
     db = database if database is not None else Database(settings.database_url)
     owns_db = database is None
@@ -118,12 +127,22 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             await run_in_threadpool(db.check_schema)
-            yield
+            if pixel is not None:
+                await pixel.startup()
+            try:
+                yield
+            finally:
+                if pixel is not None:
+                    await pixel.shutdown()
         finally:
             if owns_db:
                 db.dispose()
 
+    # The pixel is a raw ASGI app on its own path, matched first: no templates, sessions
+    # or database on its hot path, and it answers every /p/... request with the GIF.
+    pixel_routes: list[BaseRoute] = [] if pixel is None else [Route("/p/{rest:path}", pixel)]
     routes: list[BaseRoute] = [
+        *pixel_routes,
         *extra_routes,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
