@@ -46,6 +46,12 @@ textarea {
   background: #ffffff;
 }
 pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-pre { background: #f3f4f6; padding: 0.75rem; overflow-x: auto; border-radius: 4px; }
+pre {
+  background: #f3f4f6;
+  padding: 0.75rem;
+  border-radius: 4px;
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
+}
 blockquote { margin: 1rem 0; padding-left: 1rem; border-left: 4px solid #6b7280; }
 """
