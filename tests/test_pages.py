@@ -302,3 +302,15 @@ def test_widget_asset_missing(
     assert client.get("/widget.js").status_code == 404
     (tmp_path / "widget.css").write_text(".rp{}", encoding="utf-8")
     assert client.get("/widget.css").text == ".rp{}"
+
+
+def test_widget_errors_are_readable_cross_origin(client: WebClient) -> None:
+    for path in ("/api/v1/widget?publisher=nobody&url=https://a.example/", "/api/v1/widget"):
+        response = client.get(path)
+        assert response.status_code in {404, 422}
+        assert response.headers["access-control-allow-origin"] == "*"
+    missing = client.get("/api/v1/stories/nosuchstory/snippet")
+    assert missing.status_code == 404
+    assert missing.headers["access-control-allow-origin"] == "*"
+    admin = client.get("/api/v1/publishers")
+    assert admin.status_code == 401 and "access-control-allow-origin" not in admin.headers

@@ -23,7 +23,7 @@ from republish.config import Settings
 from republish.pixel.app import PixelApp
 from republish.store.db import Database
 from republish.web import api, pages, widget
-from republish.web._http import ApiError, error_response, json_response
+from republish.web._http import CORS_HEADERS, ApiError, error_response, json_response
 from republish.web.openapi import openapi
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,18 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _is_cors(request: Request) -> bool:
+    path = request.url.path
+    return path == "/api/v1/widget" or (
+        path.startswith("/api/v1/stories/") and path.endswith("/snippet")
+    )
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, exc.headers)
+    # The widget runs on other sites: let it read why a public lookup failed.
+    headers = {**exc.headers, **(CORS_HEADERS if _is_cors(request) else {})}
+    return error_response(exc.status, exc.message, headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
