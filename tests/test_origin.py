@@ -126,6 +126,24 @@ CASES: list[tuple[str, str, tuple[str, ...], str, str | None, str | None]] = [
     ("byline-afp", BODY, ("AFP",), "", "AFP", "byline"),
     ("byline-second-author", BODY, ("Ana Ruiz", "Associated Press"), "", "AP", "byline"),
     ("byline-bloomberg-news", BODY, ("Bloomberg News",), "", "Bloomberg", "byline"),
+    ("byline-pti", BODY, ("PTI",), "", "PTI", "byline"),
+    ("byline-canadian-press", BODY, ("The Canadian Press",), "", "The Canadian Press", "byline"),
+    (
+        "dateline-pti",
+        "NEW DELHI (PTI) \u2014 The monsoon arrived early.",
+        (),
+        "",
+        "PTI",
+        "dateline",
+    ),
+    (
+        "dateline-cp",
+        "TORONTO (CP) \u2014 Transit fares rose.",
+        (),
+        "",
+        "The Canadian Press",
+        "dateline",
+    ),
     # Negatives: the agency named in passing, quoted, or as an ordinary word.
     ("told-the-ap", "The mayor told the Associated Press that she would run.", (), "", None, None),
     (

@@ -45,8 +45,26 @@ ALIASES: dict[str, str] = {
     "tribune content agency": "TNS",
     "cnn": "CNN Wire",
     "cnn wire": "CNN Wire",
+    "pti": "PTI",
+    "press trust of india": "PTI",
+    "ians": "IANS",
+    "aap": "AAP",
+    "australian associated press": "AAP",
+    "cp": "The Canadian Press",
+    "canadian press": "The Canadian Press",
+    "the canadian press": "The Canadian Press",
+    "pa": "PA Media",
+    "pa media": "PA Media",
+    "yonhap": "Yonhap",
+    "yonhap news agency": "Yonhap",
+    "anadolu": "Anadolu",
+    "anadolu agency": "Anadolu",
+    "tass": "TASS",
 }
-_AGENCY = r"AP|Reuters|AFP|Bloomberg(?: News)?|JTA|UPI|dpa|EFE|ANSA|Kyodo|Xinhua|CNN|TNS"
+_AGENCY = (
+    r"AP|Reuters|AFP|Bloomberg(?: News)?|JTA|UPI|dpa|EFE|ANSA|Kyodo|Xinhua|CNN|TNS|PTI|IANS"
+    r"|AAP|CP|Yonhap|TASS"
+)
 _DASH = r"(?:--?|\u2013|\u2014|\u2012|\u2015)"
 # "JERUSALEM (JTA) —", "WASHINGTON, Nov 3 (Reuters) -", "(AP) —", "(Bloomberg) --"
 _DATELINE = re.compile(
@@ -87,7 +105,9 @@ _TRAILING_JOINERS = re.compile(r"(?:\s+(?:of|for|the|and|&|on))+$")
 _WIRE_BYLINE = re.compile(
     r"^(?:by\s+)?(?P<name>(?:the\s+)?associated press|ap|reuters|afp|agence france-presse|"
     r"bloomberg(?: news)?|jta|jewish telegraphic agency|upi|united press international|"
-    r"haaretz|xinhua|kyodo(?: news)?|dpa|efe|tribune news service|tribune content agency)"
+    r"haaretz|xinhua|kyodo(?: news)?|dpa|efe|tribune news service|tribune content agency|"
+    r"pti|press trust of india|ians|aap|australian associated press|(?:the\s+)?canadian press|"
+    r"pa media|yonhap(?: news agency)?|anadolu(?: agency)?|tass)"
     r"(?:\s+(?:staff|wire|news service|reporters?|correspondents?))?\.?$",
     re.I,
 )
