@@ -90,6 +90,7 @@ def _token_publisher(request: Request) -> Publisher | None:
 
 
 def list_publishers(request: Request) -> JSONResponse:
+    """``GET /api/v1/publishers`` (admin)."""
     require_admin(request)
     with db_of(request).connect() as conn:
         found = publisher_store.list_publishers(conn)
@@ -114,12 +115,14 @@ def _create_publisher(request: Request, data: dict[str, Any]) -> JSONResponse:
 
 
 async def create_publisher(request: Request) -> JSONResponse:
+    """``POST /api/v1/publishers`` (admin): 201 with the new API token, shown once."""
     require_admin(request)
     data = await read_json_object(request)
     return await run_in_threadpool(_create_publisher, request, data)
 
 
 def get_publisher(request: Request) -> JSONResponse:
+    """``GET /api/v1/publishers/{slug}`` (admin)."""
     require_admin(request)
     found = _publisher(request, request.path_params["slug"])
     return json_response(publisher_service.publisher_to_json(found))
@@ -136,6 +139,7 @@ def _edit_publisher(request: Request, slug: str, data: dict[str, Any]) -> JSONRe
 
 
 async def patch_publisher(request: Request) -> JSONResponse:
+    """``PATCH /api/v1/publishers/{slug}`` (admin): change the fields given."""
     require_admin(request)
     data = await read_json_object(request)
     return await run_in_threadpool(_edit_publisher, request, request.path_params["slug"], data)
@@ -177,12 +181,14 @@ def _ingest(request: Request, owner: Publisher | None, data: dict[str, Any]) -> 
 
 
 async def create_story(request: Request) -> JSONResponse:
+    """``POST /api/v1/stories``: store a pushed story, or fetch ``{"url": ...}``."""
     owner = await run_in_threadpool(_token_publisher, request)
     data = await read_json_object(request)
     return await run_in_threadpool(_ingest, request, owner, data)
 
 
 def list_stories(request: Request) -> JSONResponse:
+    """``GET /api/v1/stories?publisher=&limit=&offset=``, newest first."""
     limit = query_int(request, "limit", 50, 1, 500)
     offset = query_int(request, "offset", 0, 0, 10**9)
     slug = request.query_params.get("publisher")
@@ -201,11 +207,13 @@ def list_stories(request: Request) -> JSONResponse:
 
 
 def get_story(request: Request) -> JSONResponse:
+    """``GET /api/v1/stories/{story_id}``."""
     story, publisher = _story(request, request.path_params["story_id"])
     return json_response(_story_json(request, story, publisher))
 
 
 def list_revisions(request: Request) -> JSONResponse:
+    """``GET /api/v1/stories/{story_id}/revisions``, oldest first."""
     story, _ = _story(request, request.path_params["story_id"])
     with db_of(request).connect() as conn:
         revisions = story_store.list_revisions(conn, story.id)
@@ -215,6 +223,7 @@ def list_revisions(request: Request) -> JSONResponse:
 
 
 def get_snippet(request: Request) -> JSONResponse:
+    """``GET /api/v1/stories/{story_id}/snippet`` (CORS: any origin)."""
     story, publisher = _story(request, request.path_params["story_id"])
     snippet = render_snippet(story, publisher, settings_of(request).base_url)
     return json_response(
@@ -261,12 +270,14 @@ def _set_override(request: Request, data: dict[str, Any]) -> JSONResponse:
 
 
 async def set_override(request: Request) -> JSONResponse:
+    """``POST /api/v1/stories/{story_id}/override`` (admin or the owner's token)."""
     await run_in_threadpool(_owned_story, request)
     data = await read_json_object(request)
     return await run_in_threadpool(_set_override, request, data)
 
 
 def list_overrides(request: Request) -> JSONResponse:
+    """``GET /api/v1/stories/{story_id}/overrides`` (admin or the owner's token)."""
     story, _, _ = _owned_story(request)
     with db_of(request).connect() as conn:
         history = story_store.list_overrides(conn, story.id)
