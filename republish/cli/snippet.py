@@ -13,7 +13,6 @@ from republish.snippet import render_snippet
 from republish.store import publishers as publisher_store
 from republish.store import stories as story_store
 from republish.store.db import Database
-from republish.web.serialize import snippet_to_json
 
 
 def find_story(db: Database, id_or_url: str, publisher_slug: str | None) -> Story:
@@ -58,6 +57,8 @@ def find_story(db: Database, id_or_url: str, publisher_slug: str | None) -> Stor
 @click.pass_context
 def snippet(ctx: click.Context, id_or_url: str, output: str, publisher_slug: str | None) -> None:
     """Print the snippet of a story (by id or canonical URL) that republishers copy."""
+    from republish.web.serialize import snippet_to_json  # the web stack loads on use only
+
     settings = get_settings(ctx)
     db = open_db(settings)
     story = find_story(db, id_or_url, publisher_slug)

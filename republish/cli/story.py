@@ -13,7 +13,6 @@ from republish.cli._common import get_settings, open_db
 from republish.policy import decide
 from republish.store import publishers as publisher_store
 from republish.store import stories as story_store
-from republish.web.serialize import revision_to_json, story_to_json
 
 
 def _dump(data: Any) -> None:
@@ -34,6 +33,8 @@ def story() -> None:
 @click.pass_context
 def list_(ctx: click.Context, publisher_slug: str | None, limit: int, as_json: bool) -> None:
     """List stories, newest first."""
+    from republish.web.serialize import story_to_json  # the web stack loads on use only
+
     settings = get_settings(ctx)
     db = open_db(settings)
     with db.connect() as conn:
@@ -61,6 +62,8 @@ def list_(ctx: click.Context, publisher_slug: str | None, limit: int, as_json: b
 @click.pass_context
 def show(ctx: click.Context, story_id: str, revisions: bool) -> None:
     """Print a story's metadata and policy decision as JSON."""
+    from republish.web.serialize import revision_to_json, story_to_json
+
     settings = get_settings(ctx)
     db = open_db(settings)
     with db.connect() as conn:
