@@ -661,3 +661,18 @@ def test_pixel_is_served_when_given(settings: Settings, db: Database, tmp_path: 
 
 def test_no_pixel_unless_given(client: WebClient) -> None:
     assert client.get("/p/k3x9q2m7ab.gif").status_code == 404
+
+
+def test_push_by_url_goes_through_the_fetch_guard(
+    settings: Settings, db: Database, token: str, http_server: LoopbackServer
+) -> None:
+    # Without the test-only allowance, loopback is refused before any request is made.
+    url = http_server.url("/2026/lighthouse")
+    http_server.route("/2026/lighthouse", Response(200, ARTICLE.format(url=url).encode()))
+    guarded = settings.replace(fetch_allow=())
+    before = counts(db)
+    with WebClient(create_app(guarded, database=db)) as web:
+        response = web.post("/api/v1/stories", json={"url": url}, headers=bearer(token))
+    assert_error(response, 422)
+    assert counts(db) == before
+    assert http_server.requests == []
