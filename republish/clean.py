@@ -105,9 +105,13 @@ def clean_html(html: str, base_url: str = "") -> str:
 _BLOCKS = {"p", "h2", "h3", "h4", "blockquote", "ul", "ol"}
 
 
-def to_text(clean: str) -> str:
+def to_text(clean: str, *, link_targets: bool = False) -> str:
     """Plain text of clean story HTML: blocks separated by blank lines, list items
-    prefixed with "- " (or "1. " in ordered lists), link targets kept in brackets.
+    prefixed with "- " (or "1. " in ordered lists).
+
+    With ``link_targets`` each link's URL follows its text in brackets (the snippet's
+    plain-text variant, so a republisher keeps the links); without, the text alone (what
+    is stored as a story's ``body_text``).
     """
     if not clean.strip():
         return ""
@@ -122,7 +126,13 @@ def to_text(clean: str) -> str:
             elif child.tag == "a":
                 label = inline(child).strip()
                 href = child.get("href", "")
-                if href and label and href != label and not href.startswith("mailto:"):
+                if (
+                    link_targets
+                    and href
+                    and label
+                    and href != label
+                    and not href.startswith("mailto:")
+                ):
                     parts.append(f"{label} [{href}]")
                 else:
                     parts.append(label or href)

@@ -204,7 +204,9 @@ def render_snippet(story: Story, publisher: Publisher, base_url: str) -> Snippet
     moment = _story_date(story)
     if moment is not None:
         text_parts.append(human_date(moment))
-    body_text = clean.to_text(clean.clean_html(story.body_html, story.canonical_url))
+    body_text = clean.to_text(
+        clean.clean_html(story.body_html, story.canonical_url), link_targets=True
+    )
     if body_text:
         text_parts.append(body_text)
     text_parts.append(credit_text(story, publisher))
