@@ -149,6 +149,10 @@ def validate(publisher: Publisher) -> Publisher:
     for domain in domains:
         if not _DOMAIN.match(domain):
             raise InvalidPublisher(f"domains: {domain!r} is not a domain name")
+    if len(publisher.home_url) > 2000:
+        raise InvalidPublisher("home_url: longer than 2000 characters")
+    if len(publisher.contact_email) > 320:
+        raise InvalidPublisher("contact_email: longer than 320 characters")
     if publisher.home_url:
         try:
             check_http_url(publisher.home_url)

@@ -77,6 +77,14 @@ def test_bad_input_is_one_line_and_stores_nothing(cli_env: dict[str, str], db: D
         (["publisher", "add", "x", "--name", "X", "--guidelines-file", "/no/such"], "cannot read"),
         (["publisher", "edit", "nobody", "--name", "X"], "no publisher with slug 'nobody'"),
         (["publisher", "edit", "daily", "--home-url", "ftp://x"], "home_url"),
+        (
+            ["publisher", "edit", "daily", "--home-url", "https://a.example/" + "x" * 2000],
+            "home_url: longer than 2000",
+        ),
+        (
+            ["publisher", "edit", "daily", "--contact-email", "a@" + "b" * 320 + ".example"],
+            "contact_email: longer than 320",
+        ),
         (["publisher", "show", "nobody"], "no publisher"),
     ]
     for args, message in cases:

@@ -91,6 +91,8 @@ def test_origin_detected_in_pushed_body() -> None:
         (_with(headline="   "), "headline: must not be empty"),
         (_with(headline=["x"]), "headline: expected a string"),
         (_with(headline="x" * 2001), "headline: longer than"),
+        (_with(section="s" * 201), "section: longer than 200 characters"),
+        (_with(origin="o" * 201), "origin: longer than 200 characters"),
         (_with(body_html=_MISSING), "body_html: required"),
         (_with(body_html=""), "body_html: must not be empty"),
         (_with(body_html={"p": "x"}), "body_html: expected a string"),

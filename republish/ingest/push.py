@@ -26,6 +26,8 @@ FIELDS = (
     "origin",
 )
 _MAX_TEXT = 2_000
+# Fields stored in narrower columns (see store/schema.py).
+_MAX_CHARS = {"section": 200, "origin": 200}
 _MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
@@ -44,8 +46,9 @@ def _string(payload: Mapping[str, Any], name: str, *, required: bool = False) ->
     value = " ".join(value.split()) if name != "body_html" else value
     if required and not value.strip():
         raise InvalidPush(f"{name}: must not be empty")
-    if name != "body_html" and len(value) > _MAX_TEXT:
-        raise InvalidPush(f"{name}: longer than {_MAX_TEXT} characters")
+    limit = _MAX_CHARS.get(name, _MAX_TEXT)
+    if name != "body_html" and len(value) > limit:
+        raise InvalidPush(f"{name}: longer than {limit} characters")
     return value
 
 
