@@ -124,6 +124,8 @@ def test_origin_detected_in_pushed_body() -> None:
         "headline-blank",
         "headline-list",
         "headline-too-long",
+        "section-too-long",
+        "origin-too-long",
         "body-missing",
         "body-empty",
         "body-object",
