@@ -82,6 +82,16 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise SettingsError(f"expected a number, got {value!r}") from exc
+    if number < 0:
+        raise SettingsError(f"expected zero or a positive number, got {value!r}")
+    return number
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -152,6 +162,30 @@ SETTINGS: tuple[Setting, ...] = (
         "X-Forwarded-For; its last entry is used). Empty: the connection's address.",
     ),
     Setting(
+        "rollup_interval_s",
+        5.0,
+        "How often the server rolls new hits up into the statistics (0: never; then run "
+        "`republish rollup --watch`).",
+        _non_negative_float,
+    ),
+    Setting(
+        "secret_key",
+        None,
+        "Key that signs dashboard session cookies and CSRF tokens. Unset: a random key per "
+        "process (sessions end on restart).",
+        _secret,
+    ),
+    Setting("smtp_host", "", "SMTP server for notification e-mails. Empty: no e-mail."),
+    Setting("smtp_port", 587, "SMTP port.", _positive_int),
+    Setting("smtp_user", "", "SMTP user name (empty: no login)."),
+    Setting("smtp_password", None, "SMTP password.", _secret),
+    Setting("smtp_starttls", True, "Use STARTTLS on the SMTP connection.", _bool),
+    Setting(
+        "smtp_from",
+        "republish@localhost",
+        "Sender address of notification e-mails.",
+    ),
+    Setting(
         "user_agent",
         "republish/0.1 (story republication service)",
         "User-Agent sent by the outbound client.",
@@ -174,6 +208,14 @@ class Settings:
     fetch_max_redirects: int = 5
     hit_log_dir: str = "republish-hits"
     client_ip_header: str = ""
+    rollup_interval_s: float = 5.0
+    secret_key: Secret | None = None
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: Secret | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "republish@localhost"
     user_agent: str = "republish/0.1 (story republication service)"
 
     @classmethod

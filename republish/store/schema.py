@@ -189,3 +189,64 @@ daily_visitors = sa.Table(
     sa.Column("site", sa.String(255), primary_key=True),
     sa.Column("visitor", sa.String(32), primary_key=True),
 )
+
+# Dashboard users. A user belongs to one publisher, or to none (an administrator who sees
+# every publisher). Passwords are argon2 hashes; sessions are signed cookies (no table).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column(
+        "publisher_id",
+        sa.Integer,
+        sa.ForeignKey("publishers.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_login_at", UTCDateTime(), nullable=True),
+)
+
+# Where a publisher wants to hear about new republishers.
+notification_targets = sa.Table(
+    "notification_targets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "publisher_id",
+        sa.Integer,
+        sa.ForeignKey("publishers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # "webhook" | "email"
+    sa.Column("address", sa.String(2000), nullable=False),  # URL or e-mail address
+    # HMAC key for webhook signatures (shared with the receiver, so it is kept).
+    sa.Column("secret", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# The outbox: one row per (event, target), written in the rollup's transaction and
+# delivered afterwards with retries, so no notification is lost or sent twice on success.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "target_id",
+        sa.Integer,
+        sa.ForeignKey("notification_targets.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event", sa.String(40), nullable=False),  # "new_republisher"
+    sa.Column("story_id", sa.String(32), nullable=False),
+    sa.Column("site", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("target_id", "event", "story_id", "site", name="uq_notifications_event"),
+    sa.Index("ix_notifications_due", "sent_at", "next_attempt_at"),
+)
