@@ -56,7 +56,9 @@ def _db_template(
     if request.config.getoption("--postgres"):
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         base = os.environ.get("REPUBLISH_TEST_POSTGRES_URL", DEFAULT_PG_URL)
-        schema = f"republish_test_{worker}"
+        # One schema per process: parallel runs (xdist workers, several checkouts) never
+        # share tables.
+        schema = f"republish_test_{worker}_{os.getpid()}"
         # pre-ping: the outage test restarts the server under this session's feet.
         admin = sa.create_engine(
             base.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
