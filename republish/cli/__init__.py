@@ -38,6 +38,7 @@ def _register() -> None:
     from republish.cli import snippet as _snippet  # noqa: F401
     from republish.cli import stats as _stats  # noqa: F401
     from republish.cli import story as _story  # noqa: F401
+    from republish.cli import user as _user  # noqa: F401
 
 
 _register()
