@@ -205,6 +205,37 @@ class Client:
         log.debug("fetch %s -> %d, %d bytes", display_url(url), result.status, len(result.content))
         return result
 
+    def post(
+        self, url: str, *, content: bytes, headers: Mapping[str, str] | None = None
+    ) -> FetchResult:
+        """POST ``content`` to ``url`` with the same guard and limits as :meth:`fetch`.
+
+        Redirects are not followed (a 3xx raises :class:`HTTPStatusError`): a body must not
+        be replayed to wherever a server points.
+        """
+        self._deadline.at = time.monotonic() + self._settings.fetch_timeout_s
+        extra = {k: v for k, v in (headers or {}).items() if k.lower() not in _RESERVED_HEADERS}
+        try:
+            target = parse_url(url).copy_with(fragment=None)
+            outcome = self._hop(target, None, None, extra, method="POST", content=content)
+        except FetchError as exc:
+            log.debug("post %s failed: %s", display_url(url), exc)
+            raise
+        finally:
+            self._deadline.at = None
+        if isinstance(outcome, str):
+            raise HTTPStatusError(
+                f"{display_url(url)} answered with a redirect (not followed for POST)",
+                url=url,
+                status=302,
+            )
+        if 300 <= outcome.status < 400:
+            raise HTTPStatusError(
+                f"{display_url(url)} answered {outcome.status}", url=url, status=outcome.status
+            )
+        log.debug("post %s -> %d", display_url(url), outcome.status)
+        return outcome
+
     def _follow(self, url: str, accept: Sequence[str] | None, extra: dict[str, str]) -> FetchResult:
         extra = {k: v for k, v in extra.items() if k.lower() not in _RESERVED_HEADERS}
         if accept:
@@ -244,6 +275,9 @@ class Client:
         came_from: str | None,
         accept: Sequence[str] | None,
         extra: dict[str, str],
+        *,
+        method: str = "GET",
+        content: bytes | None = None,
     ) -> FetchResult | str:
         """One request: a result, or the Location of a redirect."""
         shown = display_url(str(url))
@@ -253,7 +287,9 @@ class Client:
             if is_ip_literal(host):
                 check_address(host, self._allow)
             left = self._deadline.clamp(None, httpx.TimeoutException)
-            with self._http.stream("GET", url, headers=extra, timeout=left) as response:
+            with self._http.stream(
+                method, url, headers=extra, content=content, timeout=left
+            ) as response:
                 location: str | None = response.headers.get("location")
                 if response.status_code in _REDIRECTS and location:
                     return location
