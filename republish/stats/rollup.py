@@ -20,6 +20,7 @@ from typing import Any
 
 from republish.hits import DropReason, Verdict, split_records
 from republish.store import hits as store
+from republish.store import notifications as notification_store
 from republish.store.db import Database
 from republish.urls import host_of, registrable_domain
 
@@ -170,7 +171,7 @@ class _Batch:
         return stats, visitors, pages, dropped
 
 
-def _apply(conn: Any, batch: _Batch, result: RollupResult) -> None:
+def _apply(conn: Any, batch: _Batch, result: RollupResult, now: datetime) -> None:
     stats, visitors, pages, dropped = batch.resolve()
     visitor_rows = [
         {"day": day, "story_id": story, "site": site, "visitor": visitor}
@@ -194,7 +195,7 @@ def _apply(conn: Any, batch: _Batch, result: RollupResult) -> None:
             for (story, site, day), counts in stats.items()
         ],
     )
-    result.new_republishers += store.add_republications(
+    new_republishers = store.add_republications(
         conn,
         [
             {
@@ -208,6 +209,9 @@ def _apply(conn: Any, batch: _Batch, result: RollupResult) -> None:
             for (story, page_url), (site, first, last, views) in pages.items()
         ],
     )
+    result.new_republishers += new_republishers
+    # In the same transaction as the counts: a notification exists exactly when its count does.
+    notification_store.enqueue_new_republishers(conn, new_republishers, now)
     store.add_dropped(
         conn,
         [{"day": day, "reason": reason, "hits": n} for (day, reason), n in dropped.items()],
@@ -256,7 +260,7 @@ def rollup(
                     story_ids = {row[2].decode() for row in rows}
                     batch = _Batch(store.story_domains(conn, story_ids))
                     batch.add_rows(rows)
-                    _apply(conn, batch, result)
+                    _apply(conn, batch, result, now)
                     store.advance_position(
                         conn,
                         name,

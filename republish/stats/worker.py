@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,8 +28,11 @@ class RollupWorker:
         *,
         interval_s: float = 5.0,
         retention: timedelta = timedelta(days=7),
+        after_pass: Callable[[RollupResult | None], object] | None = None,
     ) -> None:
         self.db = db
+        # Called after every pass, failed ones too (e.g. delivering queued notifications).
+        self.after_pass = after_pass
         self.log_dir = log_dir
         self.interval_s = interval_s
         self.retention = retention
@@ -61,7 +65,16 @@ class RollupWorker:
         self.last_error = None
         return result
 
+    def _tick(self) -> None:
+        result = self.run_once()
+        if self.after_pass is None:
+            return
+        try:
+            self.after_pass(result)
+        except Exception as exc:  # the hook must not kill the worker either
+            logger.warning("after-rollup step failed: %s", f"{type(exc).__name__}: {exc}")
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.run_once()
-        self.run_once()
+            self._tick()
+        self._tick()
