@@ -13,7 +13,7 @@ ROOT = Path(republish.__file__).parent
 # Which top-level modules each layer may import (see DESIGN.md: cli, web → features →
 # store → models). Low-level shared modules may be imported from anywhere above them.
 SHARED = {"models", "config", "urls", "clean", "net", "hits"}
-FEATURES = {"ingest", "snippet", "policy", "publishers", "pixel", "stats"}
+FEATURES = {"ingest", "snippet", "policy", "publishers", "pixel", "stats", "notify"}
 
 
 def _imports(path: Path) -> set[str]:

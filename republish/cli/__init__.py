@@ -32,6 +32,7 @@ def _register() -> None:
     from republish.cli import demo as _demo  # noqa: F401
     from republish.cli import extract as _extract  # noqa: F401
     from republish.cli import ingest as _ingest  # noqa: F401
+    from republish.cli import notify as _notify  # noqa: F401
     from republish.cli import pixel as _pixel  # noqa: F401
     from republish.cli import publisher as _publisher  # noqa: F401
     from republish.cli import serve as _serve  # noqa: F401

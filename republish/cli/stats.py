@@ -15,6 +15,7 @@ from rich.table import Table
 
 from republish.cli import cli
 from republish.cli._common import get_settings, open_db
+from republish.cli.notify import echo_delivery
 from republish.stats import queries
 from republish.stats.rollup import rollup as run_rollup
 from republish.store.publishers import get_publisher
@@ -38,6 +39,8 @@ from republish.store.publishers import get_publisher
 @click.pass_context
 def rollup(ctx: click.Context, interval_s: float | None, retention_days: int) -> None:
     """Add new hits from the hit log to the statistics (safe to run any time)."""
+    from republish.notify import deliver_due
+
     settings = get_settings(ctx)
     db = open_db(settings)
     log_dir = Path(settings.hit_log_dir)
@@ -50,6 +53,8 @@ def rollup(ctx: click.Context, interval_s: float | None, retention_days: int) ->
                else "")
             + "."
         )  # fmt: skip
+        # Notifications for new republishers were queued with the counts; send them now.
+        echo_delivery(deliver_due(db, settings))
         if interval_s is None:
             return
         time.sleep(interval_s)
