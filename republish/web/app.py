@@ -20,7 +20,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from republish.config import Settings
+from republish.notify import deliver_due
 from republish.pixel.app import PixelApp
+from republish.stats.worker import RollupWorker
 from republish.store.db import Database
 from republish.web import api, pages, widget
 from republish.web._http import CORS_HEADERS, ApiError, error_response, json_response
@@ -114,6 +116,18 @@ def openapi_json(request: Request) -> Response:
     return json_response(openapi())
 
 
+def _rollup_worker(settings: Settings, db: Database, pixel: PixelApp | None) -> RollupWorker | None:
+    """The in-process rollup (then notification delivery) for a mounted pixel, if enabled."""
+    if pixel is None or settings.rollup_interval_s <= 0:
+        return None
+    return RollupWorker(
+        db,
+        pixel.log_dir,
+        interval_s=settings.rollup_interval_s,
+        after_pass=lambda _result: deliver_due(db, settings),
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -127,7 +141,9 @@ def create_app(
     this way). ``database`` defaults to one opened from ``settings.database_url`` (and
     closed at shutdown); the schema is checked at startup. ``pixel``, when given, answers
     ``/p/{story_id}.gif`` in this app and is started and stopped with it (``republish
-    serve`` does this; ``republish pixel`` serves it alone instead).
+    serve`` does this; ``republish pixel`` serves it alone instead); with it, a
+    :class:`RollupWorker` rolls hits up and delivers notifications every
+    ``settings.rollup_interval_s`` (0: not at all), with a final pass at shutdown.
     """
     db = database if database is not None else Database(settings.database_url)
     owns_db = database is None
@@ -138,11 +154,18 @@ def create_app(
             await run_in_threadpool(db.check_schema)
             if pixel is not None:
                 await pixel.startup()
+            worker = _rollup_worker(settings, db, pixel)
+            app.state.rollup_worker = worker
+            if worker is not None:
+                worker.start()
             try:
                 yield
             finally:
                 if pixel is not None:
                     await pixel.shutdown()
+                if worker is not None:
+                    # After the pixel sealed its segment: the final pass counts every hit.
+                    await run_in_threadpool(worker.stop)
         finally:
             if owns_db:
                 db.dispose()
