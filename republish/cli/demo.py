@@ -52,22 +52,39 @@ def _display_host(host: str) -> str:
 def demo(host: str, port: int, database_url: str, base_url: str | None, no_serve: bool) -> None:
     """Run a demo newsroom with sample stories and the widget (offline)."""
     from republish.config import Settings
-    from republish.demo import DemoError, demo_routes, reset_database, seed_demo
+    from republish.demo import (
+        DemoError,
+        demo_routes,
+        hit_log_dir,
+        reset_database,
+        reset_hit_log,
+        seed_demo,
+        simulate_hits,
+    )
     from republish.ingest.run import IngestError
 
     base = base_url or f"http://{_display_host(host)}:{port}"
-    settings = Settings.from_env(os.environ, database_url=database_url, base_url=base)
+    log_dir = hit_log_dir(database_url)
+    settings = Settings.from_env(
+        os.environ, database_url=database_url, base_url=base, hit_log_dir=str(log_dir)
+    )
     try:
         db = reset_database(settings.database_url)
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
+        reset_hit_log(log_dir)
         site = seed_demo(db, settings.base_url)
-    except (DemoError, IngestError) as exc:
+        simulated = simulate_hits(db, log_dir, site)
+    except (DemoError, IngestError, ValueError) as exc:
         db.dispose()
         raise click.ClickException(str(exc)) from exc
 
     click.echo(f"Demo database: {database_url} (recreated)")
+    click.echo(
+        f"Demo hit log:  {log_dir} (recreated; {simulated.hits} simulated hits of the "
+        f"last {simulated.days} days, rolled up)"
+    )
     click.echo(f"Publisher: {site.publisher.name} ({site.publisher.slug})")
     for slug, story in site.stories.items():
         decision = site.decisions[slug]
@@ -79,9 +96,16 @@ def demo(host: str, port: int, database_url: str, base_url: str | None, no_serve
 
     import uvicorn
 
+    from republish.pixel.app import PixelApp
     from republish.web.app import create_app
 
-    app = create_app(settings, extra_routes=demo_routes(db, settings.base_url), database=db)
+    # The pixel and the in-process rollup: views on the sample republisher page count.
+    app = create_app(
+        settings,
+        extra_routes=demo_routes(db, settings.base_url),
+        database=db,
+        pixel=PixelApp.from_settings(settings),
+    )
     base = settings.base_url
     click.echo("")
     click.echo(f"Demo index:        {base}/")
@@ -90,6 +114,12 @@ def demo(host: str, port: int, database_url: str, base_url: str | None, no_serve
     click.echo(f"Guidelines:        {base}/guidelines/{site.publisher.slug}")
     click.echo(f"Widget script:     {base}/widget.js")
     click.echo(f"API description:   {base}/api/v1/openapi.json")
+    rollup_s = settings.rollup_interval_s
+    every = f"every {rollup_s:g} s" if rollup_s > 0 else "by `republish rollup`"
+    click.echo(
+        f"Statistics:        republish --database-url {database_url} stats --publisher "
+        f"{site.publisher.slug} (views are rolled up {every})"
+    )
     click.echo("Press Ctrl+C to stop.")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", ws="none", lifespan="on")
