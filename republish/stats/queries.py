@@ -200,3 +200,23 @@ def republisher_stories(
         {"story_id": sid, "headline": headline, "views": int(v), "readers": int(r)}
         for sid, headline, v, r in conn.execute(query)
     ]
+
+
+NEW_REPUBLISHER_DAYS = 7
+
+
+def overview(
+    conn: sa.Connection, publisher_id: int, period: Period, now: datetime
+) -> dict[str, Any]:
+    """Totals, views per day, top stories and republishers, and this week's new republishers.
+
+    What ``republish stats``, the overview of the stats API and the dashboard show.
+    """
+    since = now - timedelta(days=NEW_REPUBLISHER_DAYS)
+    return {
+        "totals": totals(conn, publisher_id, period),
+        "views_per_day": views_per_day(conn, publisher_id, period),
+        "top_stories": top_stories(conn, publisher_id, period),
+        "top_republishers": top_republishers(conn, publisher_id, period),
+        "new_republishers": new_republishers(conn, publisher_id, since),
+    }

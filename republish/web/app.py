@@ -24,7 +24,7 @@ from republish.notify import deliver_due
 from republish.pixel.app import PixelApp
 from republish.stats.worker import RollupWorker
 from republish.store.db import Database
-from republish.web import api, pages, widget
+from republish.web import api, auth, dashboard, pages, stats_api, widget
 from republish.web._http import CORS_HEADERS, ApiError, error_response, json_response
 from republish.web.openapi import openapi
 
@@ -181,6 +181,9 @@ def create_app(
         *api.routes(),
         *widget.routes(),
         *pages.routes(),
+        *auth.routes(),
+        *dashboard.routes(),
+        *stats_api.routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -190,9 +193,18 @@ def create_app(
             sa.exc.DataError: _data_error,
             Exception: _server_error,
         },
-        middleware=[Middleware(RefuseNul)],
+        middleware=[
+            Middleware(RefuseNul),
+            # Sessions only on the dashboard, login and stats API paths (no cookie elsewhere).
+            Middleware(
+                auth.DashboardSessions,
+                secret_key=auth.session_secret(settings),
+                https_only=settings.base_url.startswith("https://"),
+            ),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.login_limiter = auth.LoginLimiter()
     return app
