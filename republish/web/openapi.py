@@ -137,6 +137,52 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+_STATS_AUTH: list[dict[str, list[str]]] = [{"admin": []}, {"publisher": []}, {"session": []}]
+_DAYS = _param("days", "query", "Length of the period ending today (UTC): 1-3660, default 30",
+               {"type": "integer", "minimum": 1, "maximum": 3660})  # fmt: skip
+_FORMAT = _param("format", "query", "json (default) or csv (text/csv with a header row, "
+                 "as an attachment)", {"type": "string", "enum": ["json", "csv"]})  # fmt: skip
+
+
+def _stats(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    operation = _operation(
+        summary,
+        _json({"type": "object"}, "Statistics (see docs/api.md)"),
+        security=_STATS_AUTH,
+        parameters=[_SLUG, *parameters, _FORMAT],
+    )
+    operation["responses"]["200"]["content"]["text/csv"] = {"schema": _STRING}
+    return {"get": operation}
+
+
+def stats_paths() -> dict[str, Any]:
+    """The statistics endpoints (dashboard session, admin token or the publisher's token)."""
+    base = "/api/v1/stats/{slug}"
+    site = _param("site", "path", "Registrable domain of the republishing site", _STRING)
+    return {
+        f"{base}/overview": _stats(
+            "Totals, views per day, top stories and republishers, new republishers", [_DAYS]
+        ),
+        f"{base}/views": _stats(
+            "Views and readers per day, for all stories, one story or one site",
+            [
+                _DAYS,
+                _param("story", "query", "Only this story", _STRING),
+                _param("site", "query", "Only this republishing site", _STRING),
+            ],
+        ),
+        f"{base}/stories": _stats("Stories with views over the period", [_DAYS]),
+        f"{base}/republishers": _stats("Republishing sites with views over the period", [_DAYS]),
+        f"{base}/new-republishers": _stats("Sites first seen in the last 7 days", []),
+        f"{base}/stories/{{story_id}}/republications": _stats(
+            "Every page a story ran on: first and last seen, views", [_STORY_ID]
+        ),
+        f"{base}/sites/{{site}}/stories": _stats(
+            "The stories one site ran over the period", [site, _DAYS]
+        ),
+    }
+
+
 def openapi() -> dict[str, Any]:
     """The OpenAPI document."""
     publisher = _json(_ref("Publisher"), "A publisher")
@@ -226,6 +272,7 @@ def openapi() -> dict[str, Any]:
             ),
         },
     }
+    paths.update(stats_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "republish", "version": __version__},
@@ -238,6 +285,12 @@ def openapi() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A publisher's API token (rp_...)",
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "republish_session",
+                    "description": "A dashboard login (statistics only)",
                 },
             },
         },
