@@ -72,34 +72,29 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _positive_float(value: str) -> float:
+def _number(value: str, kind: type[float] | type[int], *, zero_ok: bool) -> float:
     try:
-        number = float(value)
+        number = kind(value)
     except ValueError as exc:
-        raise SettingsError(f"expected a number, got {value!r}") from exc
-    if number <= 0:
-        raise SettingsError(f"expected a positive number, got {value!r}")
+        wanted = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"expected {wanted}, got {value!r}") from exc
+    if number < 0 or (number == 0 and not zero_ok):
+        wanted = "zero or a positive" if zero_ok else "a positive"
+        noun = "whole number" if kind is int else "number"
+        raise SettingsError(f"expected {wanted} {noun}, got {value!r}")
     return number
+
+
+def _positive_float(value: str) -> float:
+    return float(_number(value, float, zero_ok=False))
 
 
 def _non_negative_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise SettingsError(f"expected a number, got {value!r}") from exc
-    if number < 0:
-        raise SettingsError(f"expected zero or a positive number, got {value!r}")
-    return number
+    return float(_number(value, float, zero_ok=True))
 
 
 def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise SettingsError(f"expected a whole number, got {value!r}") from exc
-    if number <= 0:
-        raise SettingsError(f"expected a positive whole number, got {value!r}")
-    return number
+    return int(_number(value, int, zero_ok=False))
 
 
 def _secret(value: str) -> Secret | None:

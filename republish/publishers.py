@@ -209,21 +209,7 @@ def publisher_for_token(db: Database, token: str) -> Publisher | None:
 
 def publisher_to_json(publisher: Publisher) -> dict[str, Any]:
     """A publisher as the CLI and API show it (no token)."""
-    return {
-        "slug": publisher.slug,
-        "name": publisher.name,
-        "home_url": publisher.home_url,
-        "domains": list(publisher.domains),
-        "licence": publisher.licence.value,
-        "credit_template": publisher.credit_template,
-        "guidelines_md": publisher.guidelines_md,
-        "canonical_guide_md": publisher.canonical_guide_md,
-        "contact_email": publisher.contact_email,
-        "excluded_origins": list(publisher.excluded_origins),
-        "excluded_sections": list(publisher.excluded_sections),
-        "excluded_tags": list(publisher.excluded_tags),
-        "excluded_authors": list(publisher.excluded_authors),
-        "show_reason": publisher.show_reason,
+    return store.publisher_values(publisher) | {
         "created_at": publisher.created_at.isoformat() if publisher.created_at else None,
         "updated_at": publisher.updated_at.isoformat() if publisher.updated_at else None,
     }

@@ -34,7 +34,8 @@ def _row_to_publisher(row: sa.RowMapping) -> Publisher:
     )
 
 
-def _values(publisher: Publisher) -> dict[str, Any]:
+def publisher_values(publisher: Publisher) -> dict[str, Any]:
+    """The stored fields of a publisher as plain JSON-able values (no id, dates, token)."""
     return {
         "slug": publisher.slug,
         "name": publisher.name,
@@ -59,7 +60,7 @@ def insert_publisher(
     """Store a new publisher; raise :class:`Conflict` if its slug is taken."""
     if conn.execute(sa.select(publishers.c.id).where(publishers.c.slug == publisher.slug)).first():
         raise Conflict(f"a publisher with slug {publisher.slug!r} already exists")
-    values = _values(publisher) | {
+    values = publisher_values(publisher) | {
         "created_at": now,
         "updated_at": now,
         "api_token_sha256": api_token_sha256,
@@ -73,7 +74,7 @@ def update_publisher(conn: sa.Connection, publisher: Publisher, now: datetime) -
     """Store changed fields of an existing publisher (found by id)."""
     if publisher.id is None:
         raise NotFound("publisher has no id")
-    values = _values(publisher) | {"updated_at": now}
+    values = publisher_values(publisher) | {"updated_at": now}
     result = conn.execute(
         publishers.update().where(publishers.c.id == publisher.id).values(**values)
     )
