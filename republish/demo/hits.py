@@ -8,9 +8,11 @@ Seeded, so every run tells the same story (relative to today).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,11 +54,13 @@ class SimulatedHits:
 
 
 def hit_log_dir(database_url: str) -> Path:
-    """The demo's hit log directory: beside a SQLite demo database, else in the working one."""
+    """The demo's hit log directory: beside a SQLite demo database; for a database server,
+    one per database URL under the system's temporary directory."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).resolve().parent / HIT_LOG_NAME
-    return Path(HIT_LOG_NAME).resolve()
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"{HIT_LOG_NAME}-{digest}"
 
 
 def reset_hit_log(directory: Path) -> None:
@@ -86,9 +90,13 @@ def simulated_records(
         story = site.stories[slug]
         # Each story is picked up by a few republishers, on a day after it came out.
         chosen = rng.sample(REPUBLISHERS, k=max(1, len(REPUBLISHERS) - rank - 1))
+        # Nobody runs a story before it came out (when that falls inside the window).
+        published = story.published_at
+        earliest = 0 if published is None else (published.date() - start.date()).days
+        earliest = min(days - 1, max(0, earliest))
         for pattern, readers_per_day in chosen:
             page = pattern.format(slug=slug, year=now.year)
-            first_day = rng.randrange(0, max(1, days - 3))
+            first_day = min(days - 1, earliest + rng.randrange(0, max(1, days - 3)))
             for day in range(first_day, days):
                 age = day - first_day
                 day_start = start + timedelta(days=day)
@@ -118,7 +126,7 @@ def simulated_records(
                         HitRecord(at(), story.id, Verdict.PREFETCH, DropReason.PREFETCH, "", page)
                     )
         # The newsroom checks its own copy, and an editor previews a draft elsewhere.
-        first = start + timedelta(days=1, hours=9)
+        first = start + timedelta(days=earliest, hours=9)
         first_ms = min(int(first.timestamp() * 1000), now_ms - 60_000)
         records.append(
             HitRecord(first_ms, story.id, Verdict.HUMAN, DropReason.NONE, _visitor(rng),
