@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,7 +91,9 @@ def seed(db: Database, log_dir: Path) -> Seeded:
             await log.append(encode(record))
         await log.aclose()
 
-    asyncio.run(write())
+    # In a thread of its own: the browser test runs this beside Playwright's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, write()).result()
     rollup(db, log_dir)
     users.create_user(db, "admin@newsroom.example", PASSWORD)
     users.create_user(db, "editor@daily.example", PASSWORD, "daily")
