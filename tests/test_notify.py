@@ -305,3 +305,22 @@ def test_two_delivery_passes_do_not_both_send(
     with db.begin() as conn:
         assert not store.claim(conn, item.id, item.next_attempt_at, T0 + timedelta(minutes=2))
     assert receiver.received == []
+
+
+def test_documented_verification_recipe_accepts_our_signature() -> None:
+    import re
+    import time
+
+    from republish.notify import sign
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "notifications.md").read_text("utf-8")
+    [code] = [
+        block for block in re.findall(r"```python\n(.*?)```", doc, re.S) if "def verify" in block
+    ]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/notifications.md", "exec"), namespace)  # noqa: S102
+    body = b'{"id":"ntf_1","event":"new_republisher"}'
+    header = sign("whsec_doc", body, int(time.time()))
+    assert namespace["verify"]("whsec_doc", header, body)
+    assert not namespace["verify"]("whsec_doc", header, body + b"x")
+    assert not namespace["verify"]("whsec_doc", sign("whsec_doc", body, 1_000_000), body)

@@ -1,4 +1,4 @@
-"""``republish serve``: run the web app (API, widget, republish pages, and the pixel)."""
+"""``republish serve``: run the web app (API, widget, republish pages, the pixel and its rollup)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from republish.cli._common import get_settings, open_db
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, pixel: bool) -> None:
-    """Serve the API, the widget, the republish pages and the pixel with uvicorn."""
+    """Serve the API, widget, republish pages and pixel; roll hits up every few seconds."""
     import uvicorn
 
     from republish.pixel.app import PixelApp
