@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, sync_playwright
@@ -203,3 +206,55 @@ def test_served_app_rolls_up_and_notifies_by_itself(
     [(_, body)] = receiver.received
     assert b'"site":"127.0.0.2"' in body and live.page_url().encode() in body
     assert live.pages() == [("127.0.0.2", live.page_url(), 1)]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_demo_counts_a_view_on_its_sample_republisher_page(
+    browser: Browser, cli_env: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = os.environ | cli_env | {"REPUBLISH_ROLLUP_INTERVAL_S": "0.2"}
+    command = [sys.executable, "-m", "republish", "demo", "--port", str(port),
+               "--database-url", settings.database_url]  # fmt: skip
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    db = Database(settings.database_url)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        widget = httpx.get(f"{base}/api/v1/widget", params={
+            "publisher": "harbor-ledger", "url": f"{base}/demo/articles/ferry-winter-schedule",
+        }, timeout=10).json()  # fmt: skip
+        story_id = widget["story_id"]
+        _visit(browser, f"{base}/demo/republisher/{story_id}")
+
+        def demo_views() -> int:
+            with db.connect() as conn:
+                query = sa.select(sa.func.sum(daily_stats.c.views)).where(
+                    daily_stats.c.story_id == story_id, daily_stats.c.site == "127.0.0.1"
+                )
+                return int(conn.execute(query).scalar() or 0)
+
+        # The demo rolls up by itself: wait for the view, without stopping the server.
+        deadline = time.monotonic() + 20
+        while demo_views() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert demo_views() == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        db.dispose()
