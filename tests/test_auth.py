@@ -149,6 +149,18 @@ def test_limiter_window_slides() -> None:
     assert limiter.wait_s("a") == 0
 
 
+def test_limiter_memory_is_bounded() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0], max_keys=3)
+    for key in "abc":
+        limiter.failed(key)
+        limiter.failed(key)
+    assert [limiter.wait_s(key) for key in "abc"] == [60, 60, 60]
+    limiter.failed("d")
+    assert limiter.wait_s("a") == 0  # the oldest address was forgotten
+    assert [limiter.wait_s(key) > 0 for key in "bc"] == [True, True]
+
+
 def test_password_change_and_removal_end_sessions(
     client: WebClient, db: Database, seeded: Seeded
 ) -> None:

@@ -249,6 +249,19 @@ def test_cli_prints_the_same_overview(
     from_api = app_client.get("/api/v1/stats/daily/overview", headers=ADMIN).json()
     assert from_cli == from_api
 
+    site = ["stats", "--publisher", "daily", "--site", "paper-one.example", "--json"]
+    from_cli = json.loads(CliRunner().invoke(cli, site, env=cli_env).output)
+    path = "/api/v1/stats/daily/sites/paper-one.example/stories"
+    assert from_cli == app_client.get(path, headers=ADMIN).json()
+
+    story = ["stats", "--publisher", "daily", "--story", seeded.story_a, "--json"]
+    from_cli = json.loads(CliRunner().invoke(cli, story, env=cli_env).output)
+    path = f"/api/v1/stats/daily/stories/{seeded.story_a}/republications"
+    from_api = app_client.get(path, headers=ADMIN).json()
+    assert from_cli["republications"] == from_api["republications"]
+    path = f"/api/v1/stats/daily/views?story={seeded.story_a}"
+    assert from_cli["views_per_day"] == app_client.get(path, headers=ADMIN).json()["views_per_day"]
+
 
 def test_csv_has_header_filename_and_neutralised_cells(
     app_client: WebClient, seeded: Seeded

@@ -39,6 +39,7 @@ SESSION_MAX_AGE_S = 7 * 24 * 3600
 SESSION_PREFIXES = ("/login", "/logout", "/dashboard", "/api/v1/stats/")
 LOGIN_MAX_FAILURES = 10
 LOGIN_WINDOW_S = 15 * 60
+LOGIN_MAX_KEYS = 100_000
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -77,8 +78,10 @@ class LoginLimiter:
         max_failures: int = LOGIN_MAX_FAILURES,
         window_s: float = LOGIN_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
+        max_keys: int = LOGIN_MAX_KEYS,
     ) -> None:
         self.max_failures = max_failures
+        self.max_keys = max_keys
         self.window_s = window_s
         self.clock = clock
         self._failures: dict[str, deque[float]] = {}
@@ -104,6 +107,16 @@ class LoginLimiter:
         found = self._recent(key)
         found.append(self.clock())
         self._failures[key] = found
+        if len(self._failures) > self.max_keys:
+            self._prune()
+
+    def _prune(self) -> None:
+        # Many distinct e-mail addresses: forget expired ones, then the oldest (memory
+        # stays bounded; an address that keeps failing is re-added when it fails again).
+        for key in list(self._failures):
+            self._recent(key)
+        while len(self._failures) > self.max_keys:
+            del self._failures[next(iter(self._failures))]
 
     def succeeded(self, key: str) -> None:
         """Forget the failures of ``key``."""
