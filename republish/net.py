@@ -215,12 +215,10 @@ class Client:
         """
         self._deadline.at = time.monotonic() + self._settings.fetch_timeout_s
         extra = {k: v for k, v in (headers or {}).items() if k.lower() not in _RESERVED_HEADERS}
+        # Not logged here: a webhook URL can itself be a secret (the caller redacts it).
         try:
             target = parse_url(url).copy_with(fragment=None)
             outcome = self._hop(target, None, None, extra, method="POST", content=content)
-        except FetchError as exc:
-            log.debug("post %s failed: %s", display_url(url), exc)
-            raise
         finally:
             self._deadline.at = None
         if isinstance(outcome, str):
@@ -233,7 +231,6 @@ class Client:
             raise HTTPStatusError(
                 f"{display_url(url)} answered {outcome.status}", url=url, status=outcome.status
             )
-        log.debug("post %s -> %d", display_url(url), outcome.status)
         return outcome
 
     def _follow(self, url: str, accept: Sequence[str] | None, extra: dict[str, str]) -> FetchResult:

@@ -324,3 +324,28 @@ def test_documented_verification_recipe_accepts_our_signature() -> None:
     assert namespace["verify"]("whsec_doc", header, body)
     assert not namespace["verify"]("whsec_doc", header, body + b"x")
     assert not namespace["verify"]("whsec_doc", sign("whsec_doc", body, 1_000_000), body)
+
+
+def test_a_token_in_the_webhook_path_stays_out_of_errors_and_logs(
+    db: Database,
+    settings: Settings,
+    story_id: str,
+    http_server: LoopbackServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = "T0KEN-in-the-path-9f8e7d"
+    url = http_server.route(f"/services/{token}", Response(500, b"no"))
+    add_target(db, settings, "daily", webhook=url, now=T0)
+    write_hits(tmp_path, [view(story_id, PAGE)])
+    roll(db, tmp_path)
+    result = deliver_due(db, settings, clock=clock_at(T0))
+    assert result.failed == 1 and [p for _, p, _ in http_server.requests] == [f"/services/{token}"]
+    [row] = outbox(db)
+    assert "500" in row["last_error"] and http_server.url("/…") in row["last_error"]
+    assert token not in row["last_error"]
+    assert token not in " ".join(result.errors)
+    # Our logs (httpx's own request log is INFO on the "httpx" logger, off unless enabled).
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("republish")]
+    assert ours and not any(token in message for message in ours)

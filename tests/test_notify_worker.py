@@ -65,3 +65,18 @@ def test_no_worker_without_a_pixel(settings: Settings, db: Database) -> None:
     with WebClient(app) as web:
         assert web.get("/healthz").status_code == 200
         assert app.state.rollup_worker is None
+
+
+def test_a_failing_after_pass_step_does_not_stop_the_worker(db: Database, tmp_path: Path) -> None:
+    from republish.stats.worker import RollupWorker
+
+    calls: list[object] = []
+
+    def broken(result: object) -> None:
+        calls.append(result)
+        raise OSError("receiver down")
+
+    worker = RollupWorker(db, tmp_path, interval_s=3600, after_pass=broken)
+    worker.start()
+    worker.stop()
+    assert worker.passes == 1 and len(calls) == 1 and calls[0] is not None

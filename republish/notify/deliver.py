@@ -93,7 +93,7 @@ def deliver_due(
             send_one(item, settings, clock())
         except SEND_ERRORS as exc:
             attempts = item.attempts + 1
-            error = describe_error(exc)
+            error = webhook.redact(describe_error(exc), item.target.address)
             given_up = attempts >= max_attempts
             if given_up:
                 error = f"{GIVE_UP_PREFIX}{attempts} attempts; last: {error}"

@@ -13,8 +13,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from republish._netguard import display_url
 from republish.config import Settings
-from republish.net import Client
+from republish.net import BadURL, Client, parse_url
 from republish.store.notifications import Outgoing, Target
 
 SIGNATURE_HEADER = "X-Republish-Signature"
@@ -70,6 +71,20 @@ def test_payload(target: Target, now: datetime) -> dict[str, Any]:
         "page_url": None,
         "first_seen": None,
     }
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` with ``url`` cut to its origin: webhook paths often hold a token."""
+    try:
+        parsed = parse_url(url).copy_with(fragment=None)
+    except BadURL:
+        return text
+    origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+    forms = {url, str(parsed), display_url(url), display_url(str(parsed))}
+    for form in sorted(forms, key=len, reverse=True):
+        if form and form.rstrip("/") != origin:
+            text = text.replace(form, origin + "/…")
+    return text
 
 
 def post_json(settings: Settings, target: Target, body: dict[str, Any], now: datetime) -> None:

@@ -72,7 +72,8 @@ class RollupWorker:
         try:
             self.after_pass(result)
         except Exception as exc:  # the hook must not kill the worker either
-            logger.warning("after-rollup step failed: %s", f"{type(exc).__name__}: {exc}")
+            first_line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            logger.warning("after-rollup step failed, will retry: %s", first_line)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
