@@ -18,7 +18,7 @@ from republish.store import stories
 from republish.store.db import Database
 from republish.web.app import create_app
 from republish.web.charts import daily_bars, nice_step
-from tests.test_stats_api import FORMULA_HEADLINE, Seeded, login, seed
+from tests.test_stats_api import FORMULA_HEADLINE, NOW, Seeded, login, seed
 from tests.webclient import WebClient
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -143,6 +143,8 @@ def test_story_page_lists_where_it_ran(client: WebClient, seeded: Seeded) -> Non
     assert "https://paper-one.example/news/ferry" in links
     assert "https://old-paper.example/x" in links  # all-time republications
     assert 'rel="nofollow noopener noreferrer"' in page
+    old_hit = (NOW - timedelta(days=45)).strftime("%Y-%m-%d %H:%M UTC")
+    assert f'<td class="when">{old_hit}</td><td class="when">{old_hit}</td>' in page
     assert len(_svg(page).findall(f"{SVG}rect")) == 90
     assert "/dashboard/daily/sites/paper-one.example?days=90" in links
 

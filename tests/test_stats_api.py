@@ -87,7 +87,7 @@ def seed(db: Database, log_dir: Path) -> Seeded:
 
     async def write() -> None:
         log = HitLog(log_dir / "segments")
-        for record in records:
+        for record in sorted(records, key=lambda r: r.ts_ms):  # a log is in time order
             await log.append(encode(record))
         await log.aclose()
 

@@ -62,11 +62,19 @@ th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid #d1d
   vertical-align: top; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 td.url { overflow-wrap: anywhere; }
+.when { white-space: nowrap; }
 .chart-box { margin: 0.5rem 0; }
 .chart { display: block; max-width: 100%; height: auto; }
 .csv { margin: 0.25rem 0 1rem; }
 .slug { color: #374151; }
 """
+
+
+def when(iso: str | None) -> str:
+    """An ISO time from the API as ``2026-03-07 14:30 UTC`` (it is stored in UTC)."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _days(request: Request) -> int | None:
@@ -140,6 +148,9 @@ def overview(request: Request) -> Response:
     period = queries.Period.last(days, datetime.now(UTC).date())
     with db_of(request).connect() as conn:
         report = overview_report(conn, publisher, period)
+    new_republishers = [
+        {**row, "first_seen": when(row["first_seen"])} for row in report["new_republishers"]
+    ]
     return _render(
         request,
         "dashboard/overview.html",
@@ -147,6 +158,7 @@ def overview(request: Request) -> Response:
         title=publisher.name,
         publisher=publisher,
         report=report,
+        new_republishers=new_republishers,
         days=days,
         chart=_chart(report["views_per_day"], "views", f"Views per day, last {days} days"),
         **_paths(publisher),
@@ -168,7 +180,12 @@ def story_page(request: Request) -> Response:
         views = queries.views_per_day(conn, publisher.id, period, story.id)
         report = republications_report(conn, publisher, story)
     rows = [
-        {**row, "linkable": row["page_url"].startswith(("https://", "http://"))}
+        {
+            **row,
+            "first_seen": when(row["first_seen"]),
+            "last_seen": when(row["last_seen"]),
+            "linkable": row["page_url"].startswith(("https://", "http://")),
+        }
         for row in report["republications"]
     ]
     paths = _paths(publisher)
