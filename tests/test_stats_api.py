@@ -162,7 +162,9 @@ def test_access_matrix_with_tokens_and_sessions(
     app_client: WebClient, seeded: Seeded, path: str, fmt: str
 ) -> None:
     daily = path.format(slug="daily") + f"?format={fmt}"
-    _error(app_client.get(daily), 401)
+    anonymous = app_client.get(daily)
+    _error(anonymous, 401)
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
     _error(app_client.get(daily, headers=bearer("rp_not-a-token")), 401)
     assert app_client.get(daily, headers=ADMIN).status_code == 200
     assert app_client.get(daily, headers=bearer(seeded.daily_token)).status_code == 200

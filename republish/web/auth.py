@@ -31,7 +31,7 @@ from republish.store import users as user_store
 from republish.store.errors import NotFound
 from republish.store.users import User
 from republish.web import pages
-from republish.web._http import ApiError, bearer_token, db_of, fail, is_admin
+from republish.web._http import bearer_token, db_of, fail, is_admin, unauthorized
 
 SESSION_COOKIE = "republish_session"
 SESSION_MAX_AGE_S = 7 * 24 * 3600
@@ -199,16 +199,12 @@ def stats_publisher(request: Request, slug: str) -> Publisher:
         else:
             owner = publisher_service.publisher_for_token(db_of(request), token)
             if owner is None:
-                raise ApiError(401, "wrong bearer token", {"WWW-Authenticate": "Bearer"})
+                unauthorized("wrong bearer token")
             allowed = publisher is not None and owner.id == publisher.id
     else:
         user = current_user(request)
         if user is None:
-            raise ApiError(
-                401,
-                "log in to the dashboard or send a bearer token",
-                {"WWW-Authenticate": 'Bearer realm="republish"'},
-            )
+            unauthorized("log in to the dashboard or send a bearer token")
         allowed = publisher is not None and may_see(user, publisher)
     if publisher is None:
         fail(404, f"no publisher with slug {slug!r}")
