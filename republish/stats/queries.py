@@ -36,8 +36,8 @@ def _in(period: Period) -> Any:
     return daily_stats.c.day.between(period.start, period.end)
 
 
-def _publisher_stories(publisher_id: int) -> Any:
-    return sa.select(stories.c.id).where(stories.c.publisher_id == publisher_id)
+def _of(publisher_id: int) -> Any:
+    return daily_stats.c.publisher_id == publisher_id
 
 
 def totals(conn: sa.Connection, publisher_id: int, period: Period) -> dict[str, int]:
@@ -49,7 +49,7 @@ def totals(conn: sa.Connection, publisher_id: int, period: Period) -> dict[str, 
             sa.func.coalesce(sa.func.sum(daily_stats.c.bots), 0),
             sa.func.coalesce(sa.func.sum(daily_stats.c.previews), 0),
             sa.func.count(sa.distinct(daily_stats.c.site)).filter(daily_stats.c.views > 0),
-        ).where(_in(period), daily_stats.c.story_id.in_(_publisher_stories(publisher_id)))
+        ).where(_in(period), _of(publisher_id))
     ).one()
     return {
         "views": int(row[0]),
@@ -74,7 +74,7 @@ def views_per_day(
             sa.func.sum(daily_stats.c.views),
             sa.func.sum(daily_stats.c.readers),
         )
-        .where(_in(period), daily_stats.c.story_id.in_(_publisher_stories(publisher_id)))
+        .where(_in(period), _of(publisher_id))
         .group_by(daily_stats.c.day)
     )
     if story_id is not None:
@@ -94,20 +94,27 @@ def top_stories(
 ) -> list[dict[str, Any]]:
     """Stories with the most views over the period, with their number of sites."""
     views = sa.func.sum(daily_stats.c.views).label("views")
-    query = (
+    top = (
         sa.select(
-            stories.c.id,
-            stories.c.headline,
+            daily_stats.c.story_id,
             views,
-            sa.func.sum(daily_stats.c.readers),
-            sa.func.count(sa.distinct(daily_stats.c.site)).filter(daily_stats.c.views > 0),
+            sa.func.sum(daily_stats.c.readers).label("readers"),
+            sa.func.count(sa.distinct(daily_stats.c.site))
+            .filter(daily_stats.c.views > 0)
+            .label("sites"),
         )
-        .join(stories, stories.c.id == daily_stats.c.story_id)
-        .where(_in(period), stories.c.publisher_id == publisher_id)
-        .group_by(stories.c.id, stories.c.headline)
+        .where(_in(period), _of(publisher_id))
+        .group_by(daily_stats.c.story_id)
         .having(views > 0)
-        .order_by(views.desc(), stories.c.id)
+        .order_by(views.desc(), daily_stats.c.story_id)
         .limit(limit)
+        .subquery()
+    )
+    # Headlines only for the few stories shown, not for every row aggregated.
+    query = (
+        sa.select(stories.c.id, stories.c.headline, top.c.views, top.c.readers, top.c.sites)
+        .join(stories, stories.c.id == top.c.story_id)
+        .order_by(top.c.views.desc(), stories.c.id)
     )
     return [
         {"story_id": sid, "headline": headline, "views": int(v), "readers": int(r),
@@ -128,7 +135,7 @@ def top_republishers(
             sa.func.sum(daily_stats.c.readers),
             sa.func.count(sa.distinct(daily_stats.c.story_id)),
         )
-        .where(_in(period), daily_stats.c.story_id.in_(_publisher_stories(publisher_id)))
+        .where(_in(period), _of(publisher_id))
         .where(daily_stats.c.views > 0)
         .group_by(daily_stats.c.site)
         .order_by(views.desc(), daily_stats.c.site)
@@ -149,7 +156,7 @@ def new_republishers(
         sa.select(
             republications.c.site, first, sa.func.count(sa.distinct(republications.c.story_id))
         )
-        .where(republications.c.story_id.in_(_publisher_stories(publisher_id)))
+        .where(republications.c.publisher_id == publisher_id)
         .group_by(republications.c.site)
         .having(first >= since)
         .order_by(first.desc(), republications.c.site)
@@ -188,13 +195,19 @@ def republisher_stories(
 ) -> list[dict[str, Any]]:
     """The publisher's stories a site ran over the period, with views."""
     views = sa.func.sum(daily_stats.c.views).label("views")
-    query = (
-        sa.select(stories.c.id, stories.c.headline, views, sa.func.sum(daily_stats.c.readers))
-        .join(stories, stories.c.id == daily_stats.c.story_id)
-        .where(_in(period), stories.c.publisher_id == publisher_id, daily_stats.c.site == site)
-        .group_by(stories.c.id, stories.c.headline)
+    ran = (
+        sa.select(
+            daily_stats.c.story_id, views, sa.func.sum(daily_stats.c.readers).label("readers")
+        )
+        .where(_in(period), _of(publisher_id), daily_stats.c.site == site)
+        .group_by(daily_stats.c.story_id)
         .having(views > 0)
-        .order_by(views.desc(), stories.c.id)
+        .subquery()
+    )
+    query = (
+        sa.select(stories.c.id, stories.c.headline, ran.c.views, ran.c.readers)
+        .join(stories, stories.c.id == ran.c.story_id)
+        .order_by(ran.c.views.desc(), stories.c.id)
     )
     return [
         {"story_id": sid, "headline": headline, "views": int(v), "readers": int(r)}

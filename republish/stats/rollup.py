@@ -12,7 +12,8 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,10 @@ _COLUMN = {
 }
 _MALFORMED = DropReason.MALFORMED.value.encode()
 _DAY_MS = 86_400_000
+# (site, host) of pages met in earlier chunks: parsing URLs is the costliest part of
+# resolving a chunk, and the same pages come back chunk after chunk.
+_PAGE_INFO: dict[bytes, tuple[str, str]] = {}
+_PAGE_INFO_MAX = 200_000
 
 
 @dataclass
@@ -74,14 +79,15 @@ class _Batch:
 
     domains: dict[str, tuple[str, ...]]
     counts: Counter[tuple[bytes, bytes, int, bytes, bytes]] = field(default_factory=Counter)
-    visitors: set[tuple[int, bytes, bytes, bytes]] = field(default_factory=set)
+    # (day number, story, page) -> visitor hashes of human hits
+    readers: dict[tuple[int, bytes, bytes], set[bytes]] = field(default_factory=dict)
     first: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
     last: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
 
     def add_rows(self, rows: list[list[bytes]]) -> None:
         """Count raw log fields (the hot loop: no objects, no per-hit lookups)."""
         counts = self.counts
-        visitors = self.visitors
+        readers = self.readers
         first = self.first
         last = self.last
         for _, ts, story, verdict, reason, visitor, page in rows:
@@ -90,7 +96,11 @@ class _Batch:
             counts[(story, page, day, verdict, reason)] += 1
             if verdict == _HUMAN:
                 if visitor:
-                    visitors.add((day, story, page, visitor))
+                    seen = readers.get((day, story, page))
+                    if seen is None:
+                        readers[(day, story, page)] = {visitor}
+                    else:
+                        seen.add(visitor)
                 if page:
                     key = (story, page)
                     if key not in first:
@@ -101,14 +111,20 @@ class _Batch:
         self,
     ) -> tuple[
         dict[tuple[str, str, date], Counter[str]],
-        set[tuple[date, str, str, str]],
+        tuple[list[tuple[int, int, int]], list[tuple[str, str, date]]],
         dict[tuple[str, str], list[Any]],
         Counter[tuple[date, str]],
     ]:
-        """Turn the raw counts into rows: sites, own-site previews, unknown stories."""
+        """Turn the raw counts into rows: sites, own-site previews, unknown stories.
+
+        Readers come as (day number, reader key, group) rows, each once, and the (story,
+        site, day) of each group.
+        """
         stats: dict[tuple[str, str, date], Counter[str]] = defaultdict(Counter)
         dropped: Counter[tuple[date, str]] = Counter()
-        pages_seen: dict[bytes, tuple[str, str]] = {}
+        if len(_PAGE_INFO) > _PAGE_INFO_MAX:
+            _PAGE_INFO.clear()
+        pages_seen = _PAGE_INFO
         own: dict[tuple[str, str, tuple[str, ...]], bool] = {}
         days: dict[int, date] = {}
 
@@ -147,11 +163,19 @@ class _Batch:
                 dropped[(day, reason.decode() or DropReason.UNKNOWN_STORY.value)] += n
                 continue
             stats[(story, site, day)][column] += n
-        visitors = {
-            (days[d], s.decode(), site_of(p), v.decode())
-            for d, s, p, v in self.visitors
-            if s.decode() in self.domains and not is_own(p, s.decode())
-        }
+        keys: dict[tuple[int, int], int] = {}
+        groups: dict[tuple[str, str, date], int] = {}
+        for (d, raw_story, p), seen in self.readers.items():
+            story = raw_story.decode()
+            if story not in self.domains or is_own(p, story):
+                continue
+            site = site_of(p)
+            group = groups.setdefault((story, site, days[d]), len(groups))
+            pair = store.site_key(raw_story, site.encode())
+            reader_key = store.reader_key
+            for visitor in seen:  # d counts days since 1970 (see day_number)
+                keys[(d, reader_key(pair, visitor))] = group
+        visitors = ([(d, k, g) for (d, k), g in keys.items()], list(groups))
         pages: dict[tuple[str, str], list[Any]] = {}
         for (raw_story, page), first_ms in self.first.items():
             story = raw_story.decode()
@@ -172,13 +196,9 @@ class _Batch:
 
 
 def _apply(conn: Any, batch: _Batch, result: RollupResult, now: datetime) -> None:
-    stats, visitors, pages, dropped = batch.resolve()
-    visitor_rows = [
-        {"day": day, "story_id": story, "site": site, "visitor": visitor}
-        for day, story, site, visitor in visitors
-    ]
-    for day, story, site in store.add_visitors(conn, visitor_rows):
-        stats[(story, site, day)]["readers"] += 1
+    stats, (readers, groups), pages, dropped = batch.resolve()
+    for group, new in store.add_readers(conn, readers).items():
+        stats[groups[group]]["readers"] += new
     store.add_daily_stats(
         conn,
         [
@@ -218,6 +238,40 @@ def _apply(conn: Any, batch: _Batch, result: RollupResult, now: datetime) -> Non
     )
 
 
+@dataclass
+class _Chunk:
+    size: int  # bytes read
+    consumed: int  # bytes of complete lines
+    hits: int
+    damaged: int
+    batch: _Batch
+
+
+def _read_ahead(path: Path, offset: int, chunk_bytes: int) -> Iterator[_Chunk]:
+    """The chunks of a segment from ``offset``, each read and counted in a thread while the
+    caller writes the one before (database calls release the GIL, so both run at once)."""
+
+    def read(at: int) -> _Chunk:
+        with path.open("rb") as handle:
+            handle.seek(at)
+            data = handle.read(chunk_bytes)
+        rows, consumed, damaged = split_records(data)
+        batch = _Batch({})
+        batch.add_rows(rows)
+        return _Chunk(len(data), consumed, len(rows), damaged, batch)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="rollup-read") as pool:
+        future = pool.submit(read, offset)
+        while True:
+            chunk = future.result()
+            if chunk.consumed == 0 or chunk.size < chunk_bytes:
+                yield chunk
+                return
+            offset += chunk.consumed
+            future = pool.submit(read, offset)
+            yield chunk
+
+
 def rollup(
     db: Database,
     log_dir: Path,
@@ -247,36 +301,32 @@ def rollup(
         if position is not None and offset >= size and position.sealed == sealed:
             continue
         result.segments_read += 1
-        with path.open("rb") as handle:
-            while True:
-                handle.seek(offset)
-                data = handle.read(chunk_bytes)
-                rows, consumed, damaged = split_records(data)
-                if consumed == 0 and position is not None and position.sealed == sealed:
-                    break
-                if consumed == 0 and len(data) >= chunk_bytes:
-                    raise RuntimeError(f"{path}: a line longer than {chunk_bytes} bytes")
-                with db.begin() as conn:
-                    story_ids = {row[2].decode() for row in rows}
-                    batch = _Batch(store.story_domains(conn, story_ids))
-                    batch.add_rows(rows)
-                    _apply(conn, batch, result, now)
-                    store.advance_position(
-                        conn,
-                        name,
-                        None if position is None else offset,
-                        offset + consumed,
-                        len(rows),
-                        damaged,
-                        sealed,
-                        now,
-                    )
-                result.hits += len(rows)
-                result.damaged += damaged
-                offset += consumed
-                position = store.Position(name, offset, 0, 0, sealed, now)
-                if consumed == 0 or len(data) < chunk_bytes:
-                    break
+        for chunk in _read_ahead(path, offset, chunk_bytes):
+            consumed, batch = chunk.consumed, chunk.batch
+            if consumed == 0 and position is not None and position.sealed == sealed:
+                break
+            if consumed == 0 and chunk.size >= chunk_bytes:
+                raise RuntimeError(f"{path}: a line longer than {chunk_bytes} bytes")
+            with db.begin() as conn:
+                story_ids = {key[0].decode() for key in batch.counts}
+                batch.domains = store.story_domains(conn, story_ids)
+                _apply(conn, batch, result, now)
+                store.advance_position(
+                    conn,
+                    name,
+                    None if position is None else offset,
+                    offset + consumed,
+                    chunk.hits,
+                    chunk.damaged,
+                    sealed,
+                    now,
+                )
+            result.hits += chunk.hits
+            result.damaged += chunk.damaged
+            offset += consumed
+            position = store.Position(name, offset, 0, 0, sealed, now)
+            if consumed == 0 or chunk.size < chunk_bytes:
+                break
     result.segments_removed = _remove_old_segments(db, directory, now, retention)
     with db.begin() as conn:
         store.delete_visitors_before(conn, now.date() - timedelta(days=1))

@@ -58,3 +58,104 @@ def insert_new(
     )
     result = conn.execute(statement, rows)
     return list(result.all())
+
+
+def load_temp(
+    conn: sa.Connection,
+    name: str,
+    like: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Any],
+    numbers: Sequence[str] = (),
+) -> sa.TableClause:
+    """Fill the connection's temporary table ``name`` with ``rows`` (tuples in ``columns``
+    order, then ``numbers`` order), replacing what it held; return it for queries.
+
+    ``columns`` are typed as in ``like``; ``numbers`` are extra integer columns. One round
+    trip per batch instead of one per row: COPY on PostgreSQL, ``executemany`` on the
+    driver's connection with SQLite.
+    """
+    typed = [*columns, *(f"0 AS {number}" for number in numbers)]
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} AS "
+        f"SELECT {', '.join(typed)} FROM {like.name} WHERE 1 = 0"
+    )
+    names = ", ".join([*columns, *numbers])
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        # TRUNCATE, not DELETE: autovacuum never visits temporary tables.
+        conn.exec_driver_sql(f"TRUNCATE {name}")
+        with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
+            if rows and all(type(value) is int for value in rows[0]):
+                # Rows of integers (readers): formatted here, 3x faster than write_row.
+                line = b"\t".join([b"%d"] * len(rows[0])) + b"\n"
+                copy.write(b"".join([line % row for row in rows]))
+            else:
+                for row in rows:
+                    copy.write_row(row)
+    else:
+        conn.exec_driver_sql(f"DELETE FROM temp.{name}")
+        processors = [like.c[column].type.bind_processor(conn.dialect) for column in columns]
+        processors += [None] * len(numbers)
+        if any(processors):
+            rows = [
+                tuple(p(value) if p else value for p, value in zip(processors, row, strict=True))
+                for row in rows
+            ]
+        marks = ", ".join("?" * len(processors))
+        raw.executemany(f"INSERT INTO temp.{name} ({names}) VALUES ({marks})", rows)
+    return sa.table(name, *(sa.column(column) for column in (*columns, *numbers)))
+
+
+def upsert_add_from(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    select: sa.Select[Any],
+    keys: Sequence[str],
+    add: Sequence[str] = (),
+    greatest: Sequence[str] = (),
+    least: Sequence[str] = (),
+) -> None:
+    """:func:`upsert_add` for the rows of ``select`` (its columns in ``columns`` order), in
+    one ``INSERT ... SELECT``. The rows must not repeat a key."""
+    # SQLite needs a WHERE before ON CONFLICT to parse INSERT ... SELECT ... ON CONFLICT.
+    statement = _insert(conn, table).from_select(list(columns), select.where(sa.true()))
+    excluded = statement.excluded
+    updates: dict[str, Any] = {name: table.c[name] + excluded[name] for name in add}
+    updates |= {name: _greatest(conn, table.c[name], excluded[name]) for name in greatest}
+    updates |= {name: _least(conn, table.c[name], excluded[name]) for name in least}
+    conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+
+
+def insert_new_counted(
+    conn: sa.Connection, table: sa.Table, temp: sa.TableClause, keys: Sequence[str], group: str
+) -> dict[Any, int]:
+    """Insert the ``keys`` of the rows of ``temp`` (no key twice) that ``table`` lacks;
+    return how many were new for each value of ``temp``'s column ``group``."""
+    source = sa.select(*(temp.c[k] for k in keys))
+    matches = [temp.c[k] == table.c[k] for k in keys]
+    if conn.dialect.name == "postgresql":
+        # Room to hash-join a batch in memory instead of sorting it on disk.
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        # One pass over the index: the rows the INSERT wrote are the new ones.
+        written = (
+            postgresql.insert(table)
+            .from_select(list(keys), source)
+            .on_conflict_do_nothing()
+            .returning(*(table.c[k] for k in keys))
+            .cte("written")
+        )
+        new = sa.select(temp.c[group], sa.func.count()).join(
+            written, sa.and_(*(temp.c[k] == written.c[k] for k in keys))
+        )
+        return {value: int(n) for value, n in conn.execute(new.group_by(temp.c[group]))}
+    seen = sa.select(table.c[keys[0]]).where(*matches).exists()
+    new = sa.select(temp.c[group], sa.func.count()).where(~seen).group_by(temp.c[group])
+    counts = {value: int(n) for value, n in conn.execute(new)}
+    conn.execute(
+        sqlite.insert(table)
+        .from_select(list(keys), source.where(sa.true()))
+        .on_conflict_do_nothing()
+    )
+    return counts

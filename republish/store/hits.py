@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from republish.store.dialect import insert_new, upsert_add
+from republish.store.dialect import insert_new_counted, load_temp, upsert_add, upsert_add_from
 from republish.store.schema import (
+    daily_readers,
     daily_stats,
-    daily_visitors,
     dropped_daily,
     hit_log_positions,
     publishers,
     republications,
     stories,
 )
+
+_EPOCH = date(1970, 1, 1)
+_STATS = ("story_id", "site", "day", "views", "readers", "bots", "prefetches", "previews")
+_PAGES = ("story_id", "page_url", "site", "first_seen", "last_seen", "views")
 
 
 class PositionMoved(RuntimeError):
@@ -122,21 +128,63 @@ def story_domains(conn: sa.Connection, story_ids: Iterable[str]) -> dict[str, tu
     return found
 
 
+def _with_publisher(temp: sa.TableClause, columns: Sequence[str]) -> sa.Select[Any]:
+    """The rows of ``temp`` with their story's publisher id (rows of unknown stories drop)."""
+    return sa.select(*(temp.c[name] for name in columns), stories.c.publisher_id).join(
+        stories, stories.c.id == temp.c.story_id
+    )
+
+
 def add_daily_stats(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Add counts to (story, site, day) rows."""
-    upsert_add(
+    """Add counts to (story, site, day) rows (each key at most once in ``rows``)."""
+    if not rows:
+        return
+    temp = load_temp(
+        conn, "batch_daily_stats", daily_stats, _STATS, [tuple(r[c] for c in _STATS) for r in rows]
+    )
+    upsert_add_from(
         conn,
         daily_stats,
-        rows,
+        (*_STATS, "publisher_id"),
+        _with_publisher(temp, _STATS),
         keys=("story_id", "site", "day"),
         add=("views", "readers", "bots", "prefetches", "previews"),
     )
 
 
-def add_visitors(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[date, str, str]]:
-    """Record visitor hashes; return (day, story, site) of each one not seen before."""
-    inserted = insert_new(conn, daily_visitors, rows, keys=("day", "story_id", "site", "visitor"))
-    return [(row.day, row.story_id, row.site) for row in inserted]
+def day_number(day: date) -> int:
+    """Days since 1970-01-01 (how ``daily_readers`` stores days)."""
+    return (day - _EPOCH).days
+
+
+def site_key(story_id: bytes, site: bytes) -> int:
+    """The part of a reader key shared by every reader of one story on one site."""
+    digest = hashlib.blake2b(b"%s\x00%s" % (story_id, site), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def reader_key(site_key_: int, visitor: bytes) -> int:
+    """A signed 64-bit key for one visitor hash of one story on one site.
+
+    The pixel's visitor hashes are 32 random hex digits: their first half is mixed with the
+    site key. Anything else is hashed whole. Two readers collide with odds of 2**-64.
+    """
+    if len(visitor) == 32:
+        try:
+            return (int(visitor[:16], 16) ^ site_key_) - (1 << 63)
+        except ValueError:
+            pass
+    digest = hashlib.blake2b(b"%d\x00%s" % (site_key_, visitor), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def add_readers(conn: sa.Connection, rows: Sequence[tuple[int, int, int]]) -> Counter[int]:
+    """Record readers given as (day number, reader key, group), each at most once; return
+    how many of them were not seen before, per group."""
+    if not rows:
+        return Counter()
+    temp = load_temp(conn, "batch_readers", daily_readers, ("day", "reader"), rows, ("grp",))
+    return Counter(insert_new_counted(conn, daily_readers, temp, ("day", "reader"), "grp"))
 
 
 def add_dropped(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
@@ -145,34 +193,35 @@ def add_dropped(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def add_republications(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Add views to (story, page) rows; return the (story, site) pairs seen for the first
-    time (a story's new republishers)."""
+    """Add views to (story, page) rows (each at most once in ``rows``); return the (story,
+    site) pairs seen for the first time (a story's new republishers)."""
     if not rows:
         return []
-    pairs = {(row["story_id"], row["site"]) for row in rows}
-    known: set[tuple[str, str]] = set()
-    story_ids = sorted({story for story, _ in pairs})
-    for start in range(0, len(story_ids), 500):
-        chunk = story_ids[start : start + 500]
-        seen = conn.execute(
-            sa.select(republications.c.story_id, republications.c.site)
-            .where(republications.c.story_id.in_(chunk))
-            .distinct()
-        )
-        known |= {(story, site) for story, site in seen}
-    upsert_add(
+    temp = load_temp(
+        conn, "batch_republications", republications, _PAGES,
+        [tuple(r[c] for c in _PAGES) for r in rows],
+    )  # fmt: skip
+    known = (
+        sa.select(republications.c.story_id)
+        .where(republications.c.story_id == temp.c.story_id, republications.c.site == temp.c.site)
+        .exists()
+    )
+    new = conn.execute(sa.select(temp.c.story_id, temp.c.site).where(~known).distinct())
+    pairs = sorted((story, site) for story, site in new)
+    upsert_add_from(
         conn,
         republications,
-        rows,
+        (*_PAGES, "publisher_id"),
+        _with_publisher(temp, _PAGES),
         keys=("story_id", "page_url"),
         add=("views",),
         greatest=("last_seen",),
         least=("first_seen",),
     )
-    return sorted(pairs - known)
+    return pairs
 
 
 def delete_visitors_before(conn: sa.Connection, day: date) -> int:
     """Delete visitor hashes of days before ``day``; their salts are gone."""
-    result = conn.execute(daily_visitors.delete().where(daily_visitors.c.day < day))
+    result = conn.execute(daily_readers.delete().where(daily_readers.c.day < day_number(day)))
     return result.rowcount

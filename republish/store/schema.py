@@ -154,7 +154,11 @@ daily_stats = sa.Table(
     sa.Column("bots", sa.BigInteger, nullable=False),
     sa.Column("prefetches", sa.BigInteger, nullable=False),
     sa.Column("previews", sa.BigInteger, nullable=False),
-    sa.Index("ix_daily_stats_day", "day"),
+    # The story's publisher, copied so that dashboard queries need no join or IN list.
+    sa.Column("publisher_id", sa.Integer, nullable=False),
+    sa.Index("ix_daily_stats_publisher_day", "publisher_id", "day"),
+    sa.Index("ix_daily_stats_publisher_site_day", "publisher_id", "site", "day"),
+    sa.Index("ix_daily_stats_publisher_story_day", "publisher_id", "story_id", "day"),
 )
 
 # Hits that belong to no story we know (unknown ids, malformed requests), per day.
@@ -176,18 +180,20 @@ republications = sa.Table(
     sa.Column("first_seen", UTCDateTime(), nullable=False),
     sa.Column("last_seen", UTCDateTime(), nullable=False),
     sa.Column("views", sa.BigInteger, nullable=False),
+    sa.Column("publisher_id", sa.Integer, nullable=False),
     sa.Index("ix_republications_site", "site"),
+    sa.Index("ix_republications_publisher_site", "publisher_id", "site", "first_seen"),
 )
 
-# Visitor hashes seen today, only to count unique readers; rows older than two days are
+# Readers seen on recent days, only to count unique readers: one 64-bit key per (story,
+# site, visitor hash) and day (see ``store.hits.reader_key``). Rows older than two days are
 # deleted (their salts are gone, so they identify no one).
-daily_visitors = sa.Table(
-    "daily_visitors",
+daily_readers = sa.Table(
+    "daily_readers",
     metadata,
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("story_id", sa.String(32), primary_key=True),
-    sa.Column("site", sa.String(255), primary_key=True),
-    sa.Column("visitor", sa.String(32), primary_key=True),
+    sa.Column("day", sa.Integer, primary_key=True),  # days since 1970-01-01, UTC
+    sa.Column("reader", sa.BigInteger, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 # Dashboard users. A user belongs to one publisher, or to none (an administrator who sees
