@@ -113,3 +113,21 @@ def test_hit_log_reset_refuses_a_directory_that_is_not_one(tmp_path: Path) -> No
     (log_dir / "segments" / "old.seg").write_bytes(b"x")
     reset_hit_log(log_dir)
     assert list((log_dir / "segments").iterdir()) == []
+
+
+def test_a_recreated_hit_log_is_rolled_up_again(db: Database, tmp_path: Path) -> None:
+    # A demo database on a server keeps its log positions while the hit log is recreated;
+    # a new segment may get an old segment's name (same process, same second).
+    from republish.demo import simulate_hits
+
+    site = seed_demo(db, BASE)
+    now = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
+    log_dir = tmp_path / "hits"
+    reset_hit_log(log_dir)
+    first = simulate_hits(db, log_dir, site, now=now)
+    reset_hit_log(log_dir)
+    second = simulate_hits(db, log_dir, site, now=now)
+    assert first.hits > 0
+    assert first.rollup.hits == second.rollup.hits == first.hits
+    names = [path.name for path in (log_dir / "segments").iterdir()]
+    assert len(names) == 1 and names[0].endswith("-history.seg")

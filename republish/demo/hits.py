@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from republish.demo.seed import DemoSite
 from republish.hits import DropReason, HitRecord, Verdict, encode
 from republish.pixel.log import HitLog
-from republish.stats.rollup import RollupResult, rollup
+from republish.stats.rollup import SEALED_SUFFIX, RollupResult, rollup
+from republish.store import hits as hit_store
 from republish.store.db import Database
 
 HIT_LOG_NAME = "republish-demo-hits"
@@ -140,11 +141,29 @@ def simulated_records(
     return records
 
 
-async def _write(directory: Path, records: list[HitRecord]) -> None:
+async def _write(segments: Path, records: list[HitRecord]) -> None:
     # No fsync per line: this history is made up, and one batch is written at once.
-    log = HitLog(directory / "segments", sync=False)
+    log = HitLog(segments, sync=False)
     await asyncio.gather(*(log.append(encode(record)) for record in records))
     await log.aclose()
+
+
+def _write_history(segments: Path, records: list[HitRecord]) -> None:
+    before = set(segments.glob(f"*{SEALED_SUFFIX}"))
+    asyncio.run(_write(segments, records))
+    # The demo server's pixel, in this same process, names its first segment the same
+    # way within the same second: a distinct name keeps the two apart for the rollup.
+    for path in sorted(set(segments.glob(f"*{SEALED_SUFFIX}")) - before):
+        path.rename(path.with_name(f"{path.stem}-history{SEALED_SUFFIX}"))
+
+
+def _forget_stale_positions(db: Database, segments: Path) -> None:
+    # A demo database on a server outlives the recreated hit log: positions stored for
+    # segments that are gone would make a new segment of the same name look read.
+    present = {path.stem for path in segments.iterdir()} if segments.is_dir() else set()
+    with db.begin() as conn:
+        stale = [name for name in hit_store.positions(conn) if name not in present]
+        hit_store.forget_positions(conn, stale)
 
 
 def simulate_hits(
@@ -159,7 +178,9 @@ def simulate_hits(
     """Write ``days`` days of simulated hits to the hit log in ``directory``, then roll up."""
     now = now or datetime.now(UTC)
     records = simulated_records(site, now, days=days, seed=seed)
-    asyncio.run(_write(directory, records))
+    segments = directory / "segments"
+    _forget_stale_positions(db, segments)
+    _write_history(segments, records)
     result = rollup(db, directory, clock=now.timestamp)
     stories = len({record.story_id for record in records})
     return SimulatedHits(len(records), stories, days, result)
