@@ -163,19 +163,19 @@ class _Batch:
                 dropped[(day, reason.decode() or DropReason.UNKNOWN_STORY.value)] += n
                 continue
             stats[(story, site, day)][column] += n
-        keys: dict[tuple[int, int], int] = {}
         groups: dict[tuple[str, str, date], int] = {}
+        keys: list[tuple[int, set[int]]] = []  # per group: day number, reader keys
         for (d, raw_story, p), seen in self.readers.items():
             story = raw_story.decode()
             if story not in self.domains or is_own(p, story):
                 continue
             site = site_of(p)
             group = groups.setdefault((story, site, days[d]), len(groups))
-            pair = store.site_key(raw_story, site.encode())
-            reader_key = store.reader_key
-            for visitor in seen:  # d counts days since 1970 (see day_number)
-                keys[(d, reader_key(pair, visitor))] = group
-        visitors = ([(d, k, g) for (d, k), g in keys.items()], list(groups))
+            if group == len(keys):
+                keys.append((d, set()))  # d counts days since 1970 (see day_number)
+            keys[group][1].update(store.reader_keys(raw_story, site.encode(), seen))
+        rows = [(d, key, group) for group, (d, found) in enumerate(keys) for key in found]
+        visitors = (rows, list(groups))
         pages: dict[tuple[str, str], list[Any]] = {}
         for (raw_story, page), first_ms in self.first.items():
             story = raw_story.decode()

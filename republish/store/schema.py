@@ -181,7 +181,8 @@ republications = sa.Table(
     sa.Column("last_seen", UTCDateTime(), nullable=False),
     sa.Column("views", sa.BigInteger, nullable=False),
     sa.Column("publisher_id", sa.Integer, nullable=False),
-    sa.Index("ix_republications_site", "site"),
+    # A story's pages on one site (new-republisher checks, notifications).
+    sa.Index("ix_republications_story_site", "story_id", "site", "first_seen"),
     sa.Index("ix_republications_publisher_site", "publisher_id", "site", "first_seen"),
 )
 

@@ -57,6 +57,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_daily_stats_publisher_story_day", "daily_stats", ["publisher_id", "story_id", "day"]
     )
+    # By site alone nothing looks republications up; by story and site the rollup does.
+    op.drop_index("ix_republications_site", "republications")
+    op.create_index(
+        "ix_republications_story_site", "republications", ["story_id", "site", "first_seen"]
+    )
     op.create_index(
         "ix_republications_publisher_site",
         "republications",
@@ -89,6 +94,8 @@ def downgrade() -> None:
     )
     op.drop_table("daily_readers")  # keys cannot be turned back into visitors
     op.drop_index("ix_republications_publisher_site", "republications")
+    op.drop_index("ix_republications_story_site", "republications")
+    op.create_index("ix_republications_site", "republications", ["site"])
     op.drop_index("ix_daily_stats_publisher_story_day", "daily_stats")
     op.drop_index("ix_daily_stats_publisher_site_day", "daily_stats")
     op.drop_index("ix_daily_stats_publisher_day", "daily_stats")
