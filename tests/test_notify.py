@@ -349,3 +349,27 @@ def test_a_token_in_the_webhook_path_stays_out_of_errors_and_logs(
     # Our logs (httpx's own request log is INFO on the "httpx" logger, off unless enabled).
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("republish")]
     assert ours and not any(token in message for message in ours)
+
+
+def test_a_receiver_that_hangs_is_a_timeout_not_a_stuck_worker(
+    db: Database, settings: Settings, story_id: str, http_server: LoopbackServer, tmp_path: Path
+) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def hang(handler: BaseHTTPRequestHandler) -> Response:
+        release.wait(10)
+        return Response(200, b"late")
+
+    url = http_server.route("/slow", hang)
+    impatient = settings.replace(fetch_timeout_s=0.5)
+    add_target(db, impatient, "daily", webhook=url, now=T0)
+    write_hits(tmp_path, [view(story_id, PAGE)])
+    roll(db, tmp_path)
+    try:
+        result = deliver_due(db, impatient, clock=clock_at(T0))
+    finally:
+        release.set()
+    assert (result.sent, result.failed) == (0, 1)
+    assert "FetchTimeout" in outbox(db)[0]["last_error"]
