@@ -29,12 +29,18 @@ MAX_RETRY_S = 6 * 3600.0
 CLAIM_S = 120.0
 GIVE_UP_PREFIX = "gave up: "
 
+
+class UnknownTargetKind(RuntimeError):
+    """A stored target of a kind this version cannot send (written by a newer one)."""
+
+
 # What a failed send may raise; anything else is a bug and propagates.
 SEND_ERRORS: tuple[type[Exception], ...] = (
     FetchError,
     smtplib.SMTPException,
     OSError,
     email.EmailNotConfigured,
+    UnknownTargetKind,
 )
 
 
@@ -67,7 +73,7 @@ def send_one(item: store.Outgoing, settings: Settings, now: datetime) -> None:
     elif item.target.kind == store.EMAIL:
         email.send(email.compose(item, settings), settings)
     else:
-        raise email.EmailNotConfigured(f"unknown target kind {item.target.kind!r}")
+        raise UnknownTargetKind(f"unknown target kind {item.target.kind!r}")
 
 
 def deliver_due(
