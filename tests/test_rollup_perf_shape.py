@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import zlib
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,11 +14,11 @@ import sqlalchemy as sa
 from alembic import command
 
 from republish import publishers
-from republish.hits import DropReason, HitRecord, Verdict, encode
+from republish.hits import DropReason, HitRecord, Verdict, encode, split_records
 from republish.models import Extracted
 from republish.pixel.log import HitLog
 from republish.stats import queries
-from republish.stats.rollup import rollup
+from republish.stats.rollup import _Batch, rollup
 from republish.store import hits as store
 from republish.store import stories
 from republish.store.db import Database
@@ -213,3 +215,36 @@ def test_migration_0004_keeps_counts_and_todays_readers(db: Database, tmp_path: 
     with db.connect() as conn:
         views, readers = conn.execute(sa.select(daily_stats.c.views, daily_stats.c.readers)).one()
     assert (views, readers) == (2, 1)
+
+
+def test_chunk_counting_checks_lines_like_split_records() -> None:
+    good = [
+        encode(
+            HitRecord(
+                MS + n, "abc", Verdict.HUMAN, DropReason.NONE, f"v{n % 3}", "https://a.example/x"
+            )
+        )
+        for n in range(5)
+    ]
+    bot = encode(
+        HitRecord(MS, "abc", Verdict.BOT, DropReason.BOT_USER_AGENT, "", "https://a.example/x")
+    )
+
+    def signed(body: bytes) -> bytes:
+        return b"%s\t%08x\n" % (body, zlib.crc32(body))
+
+    flipped = good[1].replace(b"abc", b"abd", 1)  # CRC no longer matches
+    other_version = signed(good[2].rsplit(b"\t", 1)[0].replace(b"1\t", b"2\t", 1))
+    extra_field = signed(good[3].rsplit(b"\t", 1)[0] + b"\tmore")
+    data = b"".join(
+        [good[0], flipped, bot, other_version, extra_field, good[4], b"garbage\n", good[1][:30]]
+    )
+    rows, consumed, damaged = split_records(data)
+    batch = _Batch({})
+    assert batch.add_data(data) == (consumed, len(rows), damaged)
+    assert (len(rows), damaged) == (3, 4)
+    expected = Counter((r[2], r[6], int(r[1]) // 86_400_000, r[3], r[4]) for r in rows)
+    assert batch.counts == expected
+    assert {k: len(v) for k, v in batch.readers.items()} == {
+        (MS // 86_400_000, b"abc", b"https://a.example/x"): 2  # v0 and v1
+    }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import platform
 import random
@@ -294,7 +295,16 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--report", type=Path, default=Path(__file__).with_name("last-run.json"),
+        help="raw results are saved here; with --render, read from here instead of running",
+    )  # fmt: skip
+    parser.add_argument("--render", action="store_true", help="only re-render --report")
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads(args.report.read_text())
+        publish(argparse.Namespace(**saved["args"]), saved["report"], saved["date"])
+        return
     databases = []
     report: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
@@ -325,7 +335,15 @@ def main() -> None:
                     entry["query_load"] = load.summary()
                     print(name, entry["rows"], entry["queries"], flush=True)
                 db.dispose()
-    text = render(args, report)
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    saved = {"args": {k: v for k, v in vars(args).items() if k != "report"}, "report": report}
+    args.report.write_text(json.dumps(saved | {"date": date}, indent=1) + "\n")
+    publish(args, report, date)
+
+
+def publish(args: argparse.Namespace, report: dict[str, dict[str, Any]], date: str) -> None:
+    """Print the section; with ``--write``, put it into bench/RESULTS.md."""
+    text = render(args, report, date)
     print(text)
     if args.write:
         results = ROOT / "bench" / "RESULTS.md"
@@ -339,7 +357,7 @@ def main() -> None:
         results.write_text(current)
 
 
-def render(args: argparse.Namespace, report: dict[str, dict[str, Any]]) -> str:
+def render(args: argparse.Namespace, report: dict[str, dict[str, Any]], date: str) -> str:
     """The "Rollup" section of bench/RESULTS.md."""
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -352,7 +370,7 @@ def render(args: argparse.Namespace, report: dict[str, dict[str, Any]]) -> str:
         "",
         f"Command: `.venv/bin/python bench/rollup/run.py --hits {args.hits} "
         f"--worst-hits {args.worst_hits} --runs {args.runs} --write`  ",
-        f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  ",
+        f"Date: {date}  ",
         f"Machine: {os.cpu_count()} CPUs ({cpu}), {memory_gb:.0f} GB RAM, "
         f"Python {platform.python_version()}, SQLAlchemy {sa.__version__}, "
         f"SQLite {sqlite3.sqlite_version}, PostgreSQL {pg_version(args.postgres)} on the same "
