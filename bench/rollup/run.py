@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import platform
 import random
@@ -206,7 +207,8 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
         fn()
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+    # Nearest rank: the smallest sample with at least 95% of them at or below it.
+    return statistics.median(samples), samples[math.ceil(len(samples) * 0.95) - 1]
 
 
 def query_bench(db: Database, runs: int) -> list[tuple[str, float, float]]:
@@ -300,15 +302,35 @@ def main() -> None:
         help="raw results are saved here; with --render, read from here instead of running",
     )  # fmt: skip
     parser.add_argument("--render", action="store_true", help="only re-render --report")
+    parser.add_argument(
+        "--only", choices=["SQLite", "PostgreSQL"],
+        help="run one database and keep the other's results from --report (same arguments)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.render:
         saved = json.loads(args.report.read_text())
-        publish(argparse.Namespace(**saved["args"]), saved["report"], saved["date"])
+        publish(
+            argparse.Namespace(**saved["args"] | {"write": args.write}),
+            saved["report"],
+            saved["date"],
+        )
         return
-    databases = []
     report: dict[str, dict[str, Any]] = {}
+    if args.only:
+        saved = json.loads(args.report.read_text())
+        assert saved["args"]["hits"] == args.hits and saved["args"]["worst_hits"] == args.worst_hits
+        report = {name: entry for name, entry in saved["report"].items() if name != args.only}
+
+    def save() -> None:
+        """Keep what is measured so far (a database restart mid-run loses nothing)."""
+        date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        ordered = {n: report[n] for n in ("SQLite", "PostgreSQL") if n in report}
+        saved = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+        args.report.write_text(json.dumps(saved | {"report": ordered, "date": date}, indent=1))
+
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         databases = [("SQLite", f"sqlite:///{tmp}/bench.db"), ("PostgreSQL", args.postgres)]
+        databases = [(name, url) for name, url in databases if args.only in (None, name)]
         logs = [("realistic", Path(tmp) / "hits", args.hits, False)]
         if args.worst_hits:
             logs.append(("worst", Path(tmp) / "worst", args.worst_hits, True))
@@ -318,11 +340,12 @@ def main() -> None:
             print(f"wrote {hits:,} {label} hits ({size / 1e6:.0f} MB) in "
                   f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
         for name, url in databases:
-            entry = report.setdefault(name, {})
+            entry = report[name] = {}
             for label, log_dir, hits, _ in logs:
                 db = prepare(url)
                 entry[label] = timed_rollup(db, log_dir, hits)
                 print(name, label, entry[label], flush=True)
+                save()
                 if label == "realistic":
                     with db.connect() as conn:
                         entry["rows"] = {
@@ -334,11 +357,11 @@ def main() -> None:
                         entry["queries"] = query_bench(db, args.runs)
                     entry["query_load"] = load.summary()
                     print(name, entry["rows"], entry["queries"], flush=True)
+                    save()
                 db.dispose()
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    saved = {"args": {k: v for k, v in vars(args).items() if k != "report"}, "report": report}
-    args.report.write_text(json.dumps(saved | {"date": date}, indent=1) + "\n")
-    publish(args, report, date)
+    save()
+    saved = json.loads(args.report.read_text())
+    publish(args, saved["report"], saved["date"])
 
 
 def publish(args: argparse.Namespace, report: dict[str, dict[str, Any]], date: str) -> None:
