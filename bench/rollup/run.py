@@ -405,7 +405,7 @@ def render(args: argparse.Namespace, report: dict[str, dict[str, Any]], date: st
         "bots, 2% prefetches; 3% of human hits without a Referer, 5% with only its origin. "
         "*Worst case*: the same, but every human hit is a new reader.",
         "",
-        "| log | database | rollup hits/s | seconds | rollup process CPU µs/hit | "
+        "| log | database | rollup hits/s | seconds | CPU µs/hit (rollup process only) | "
         "load average during the rollup |",
         "|---|---|---:|---:|---:|---|",
     ]
