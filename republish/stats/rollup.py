@@ -85,6 +85,7 @@ class _Batch:
     readers: dict[tuple[int, bytes, bytes], set[bytes]] = field(default_factory=dict)
     first: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
     last: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
+    resolved: Any = None  # what resolve() returned, when done ahead (see _read_ahead)
 
     def add_data(self, data: bytes) -> tuple[int, int, int]:
         """Check and count the complete lines of ``data`` in one loop (the hot loop: no
@@ -221,7 +222,7 @@ class _Batch:
 
 
 def _apply(conn: Any, batch: _Batch, result: RollupResult, now: datetime) -> None:
-    stats, (readers, groups), pages, dropped = batch.resolve()
+    stats, (readers, groups), pages, dropped = batch.resolved or batch.resolve()
     for group, new in store.add_readers(conn, readers).items():
         stats[groups[group]]["readers"] += new
     store.add_daily_stats(
@@ -272,7 +273,7 @@ class _Chunk:
     batch: _Batch
 
 
-def _read_ahead(path: Path, offset: int, chunk_bytes: int) -> Iterator[_Chunk]:
+def _read_ahead(db: Database, path: Path, offset: int, chunk_bytes: int) -> Iterator[_Chunk]:
     """The chunks of a segment from ``offset``, each read and counted in a thread while the
     caller writes the one before (database calls release the GIL, so both run at once)."""
 
@@ -282,6 +283,12 @@ def _read_ahead(path: Path, offset: int, chunk_bytes: int) -> Iterator[_Chunk]:
             data = handle.read(chunk_bytes)
         batch = _Batch({})
         consumed, hits, damaged = batch.add_data(data)
+        # Resolved here too, so that all the Python work on this chunk overlaps the
+        # database's work on the one before. The domains are read on this thread's own
+        # connection, a moment before the chunk's transaction (they rarely change).
+        with db.connect() as conn:
+            batch.domains = store.story_domains(conn, {key[0].decode() for key in batch.counts})
+        batch.resolved = batch.resolve()
         return _Chunk(len(data), consumed, hits, damaged, batch)
 
     with ThreadPoolExecutor(1, thread_name_prefix="rollup-read") as pool:
@@ -325,15 +332,13 @@ def rollup(
         if position is not None and offset >= size and position.sealed == sealed:
             continue
         result.segments_read += 1
-        for chunk in _read_ahead(path, offset, chunk_bytes):
+        for chunk in _read_ahead(db, path, offset, chunk_bytes):
             consumed, batch = chunk.consumed, chunk.batch
             if consumed == 0 and position is not None and position.sealed == sealed:
                 break
             if consumed == 0 and chunk.size >= chunk_bytes:
                 raise RuntimeError(f"{path}: a line longer than {chunk_bytes} bytes")
             with db.begin() as conn:
-                story_ids = {key[0].decode() for key in batch.counts}
-                batch.domains = store.story_domains(conn, story_ids)
                 _apply(conn, batch, result, now)
                 store.advance_position(
                     conn,
