@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,15 +96,25 @@ def load_temp(
                     copy.write_row(row)
     else:
         conn.exec_driver_sql(f"DELETE FROM temp.{name}")
-        processors = [like.c[column].type.bind_processor(conn.dialect) for column in columns]
+        # The dialect's own conversions (dates and times to SQLAlchemy's text format).
+        processors = [
+            like.c[column].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+            for column in columns
+        ]
         processors += [None] * len(numbers)
         if any(processors):
             rows = [
                 tuple(p(value) if p else value for p, value in zip(processors, row, strict=True))
                 for row in rows
             ]
-        marks = ", ".join("?" * len(processors))
-        raw.executemany(f"INSERT INTO temp.{name} ({names}) VALUES ({marks})", rows)
+        # One statement with the rows as a JSON array, not executemany: that releases and
+        # retakes the GIL for every row, and waits each time while another thread (the
+        # rollup's reader) holds it.
+        values = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(processors)))
+        raw.execute(
+            f"INSERT INTO temp.{name} ({names}) SELECT {values} FROM json_each(?)",
+            (json.dumps(rows),),
+        )
     return sa.table(name, *(sa.column(column) for column in (*columns, *numbers)))
 
 
@@ -151,8 +162,16 @@ def insert_new_counted(
         )
         return {value: int(n) for value, n in conn.execute(new.group_by(temp.c[group]))}
     seen = sa.select(table.c[keys[0]]).where(*matches).exists()
-    new = sa.select(temp.c[group], sa.func.count()).where(~seen).group_by(temp.c[group])
-    counts = {value: int(n) for value, n in conn.execute(new)}
+    fresh = (
+        sa.select(temp.c[group].label("g"), sa.func.count().label("n"))
+        .where(~seen)
+        .group_by(temp.c[group])
+        .subquery()
+    )
+    # One row (a JSON array) rather than one per group: see load_temp about the GIL.
+    pairs = sa.func.json_group_array(sa.func.json_array(fresh.c.g, fresh.c.n))
+    found = conn.execute(sa.select(pairs)).scalar_one()
+    counts = {value: int(n) for value, n in json.loads(found)}
     conn.execute(
         sqlite.insert(table)
         .from_select(list(keys), source.where(sa.true()))
