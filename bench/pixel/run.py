@@ -104,6 +104,18 @@ def start(name: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, str]:
                    "--no-access-log", "--log-level", "warning", "--app-dir", str(tmp)]  # fmt: skip
         path = "/p/x.gif"
         env = dict(os.environ)
+    elif name == "republish pixel on granian":
+        # The same app under granian (Rust HTTP server), to choose the server by measurement.
+        (tmp / "granian_pixel.py").write_text(
+            "from pathlib import Path\nfrom republish.pixel.app import PixelApp\n"
+            f"app = PixelApp(Path({str(tmp / 'hits')!r}))\n"
+        )
+        granian = str(Path(PYTHON).with_name("granian"))
+        command = [*pin, granian, "--interface", "asgi", "--host", "127.0.0.1", "--port",
+                   str(port), "--workers", "1", "--loop", "uvloop", "--no-access-log",
+                   "--working-dir", str(tmp), "granian_pixel:app"]  # fmt: skip
+        path = "/p/k3x9q2m7ab.gif"
+        env = dict(os.environ)
     else:
         command = [*pin, PYTHON, "-m", "republish", "pixel", "--port", str(port)]
         path = "/p/k3x9q2m7ab.gif"
@@ -164,7 +176,12 @@ def main() -> None:
     for tool in ("wrk", "hey", "nginx", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install wrk hey nginx-light util-linux")
-    names = ["nginx empty_gif", "minimal ASGI (uvicorn)", "republish pixel (durable log)"]
+    names = [
+        "nginx empty_gif",
+        "minimal ASGI (uvicorn)",
+        "republish pixel (durable log)",
+        "republish pixel on granian",
+    ]
     rows = []
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
@@ -178,14 +195,13 @@ def main() -> None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
             counted = ""
-            if "republish" in name:
+            if name.startswith("republish"):
                 segments = (Path(tmp) / "hits" / "segments").iterdir()
                 lines = sum(p.read_bytes().count(b"\n") for p in segments)
                 counted = f"{lines} hits in the log"
         rows.append((name, keep, close, achieved, p50, p99, keep_err or close_err, counted))
         print(rows[-1], flush=True)
     nginx_keep, nginx_close = rows[0][1], rows[0][2]
-    ours = rows[2]
     lines = [
         "## Pixel",
         "",
@@ -204,13 +220,17 @@ def main() -> None:
             f"| {name} | {keep:,.0f} | {close:,.0f} | {achieved:,.0f} | {p50:.2f} | {p99:.2f} "
             f"| {errors or '-'}{'; ' + counted if counted else ''} |"
         )
-    lines += [
-        "",
-        f"Ours / nginx: keep-alive {ours[1] / nginx_keep:.2f} (target 0.40), new connections "
-        f"{ours[2] / nginx_close:.2f} (target 0.90); p99 at half rate {ours[5]:.2f} ms "
-        "(target < 5 ms).",
-        "",
-    ]
+    lines.append("")
+    for row in rows[2:]:
+        lines.append(
+            f"{row[0]} / nginx: keep-alive {row[1] / nginx_keep:.2f} (target 0.40), new "
+            f"connections {row[2] / nginx_close:.2f} (target 0.90); p99 at half rate "
+            f"{row[5]:.2f} ms (target < 5 ms).  "
+        )
+    lines.append("")
+    notes = Path(__file__).with_name("notes.md")
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
     text = "\n".join(lines)
     print(text)
     if args.write:
