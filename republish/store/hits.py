@@ -238,6 +238,6 @@ def add_republications(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[
 
 
 def delete_visitors_before(conn: sa.Connection, day: date) -> int:
-    """Delete visitor hashes of days before ``day``; their salts are gone."""
+    """Delete reader keys of days before ``day``; their salts are gone."""
     result = conn.execute(daily_readers.delete().where(daily_readers.c.day < day_number(day)))
     return result.rowcount
