@@ -8,48 +8,29 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from republish.config import Settings
 from republish.store.db import Database
 from republish.web.app import create_app
+from tests.browser import chromium, serious_violations
 from tests.live import serve_app
 from tests.test_stats_api import PASSWORD, Seeded, seed
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """The system Chromium, headless, started once for this module."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (install Debian's chromium package)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -73,15 +54,6 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def _serious(results: Any) -> list[str]:
-    return [
-        f"{violation['id']} ({violation['impact']}): "
-        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
-        for violation in results.response["violations"]
-        if violation["impact"] in {"serious", "critical"}
-    ]
-
-
 def test_log_in_browse_and_download(page: Page, live: tuple[str, Seeded]) -> None:
     base_url, seeded = live
     errors: list[str] = []
@@ -91,7 +63,7 @@ def test_log_in_browse_and_download(page: Page, live: tuple[str, Seeded]) -> Non
 
     page.goto(base_url + "/dashboard/daily")
     expect(page).to_have_url(base_url + "/login?next=/dashboard/daily")
-    assert _serious(axe.run(page)) == []
+    assert serious_violations(axe.run(page)) == []
     page.get_by_label("E-mail address").fill("editor@daily.example")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
@@ -105,7 +77,7 @@ def test_log_in_browse_and_download(page: Page, live: tuple[str, Seeded]) -> Non
     expect(chart).to_be_visible()
     assert chart.locator("rect").count() == 30
     expect(page.locator(".totals dd").first).to_have_text("12")
-    assert _serious(axe.run(page)) == []
+    assert serious_violations(axe.run(page)) == []
 
     page.get_by_role("link", name="7 days").click()
     expect(page).to_have_url(base_url + "/dashboard/daily?days=7")

@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from republish.config import Settings
+from tests.browser import chromium, serious_violations
 from tests.live import LiveDemo, serve_demo
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (install Debian's chromium package)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
+    """The system Chromium, headless, started once for this module."""
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[LiveDemo]:
     with serve_demo(settings) as running:
         yield running
-
-
-def _serious(results: Any) -> list[str]:
-    return [
-        f"{violation['id']} ({violation['impact']})"
-        for violation in results.response["violations"]
-        if violation["impact"] in {"serious", "critical"}
-    ]
 
 
 def test_pages_have_no_serious_accessibility_violations(browser: Browser, live: LiveDemo) -> None:
@@ -71,7 +51,7 @@ def test_pages_have_no_serious_accessibility_violations(browser: Browser, live: 
             page.goto(live.url(path))
             # The stylesheet is loaded (contrast is checked on the styled page).
             page.wait_for_function("getComputedStyle(document.body).margin === '0px'")
-            found = _serious(axe.run(page))
+            found = serious_violations(axe.run(page))
             assert found == [], f"{path}: {found}"
             assert page.locator("h1").count() == 1, path
             assert page.locator("main").count() == 1, path

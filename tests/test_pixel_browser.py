@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from republish.config import Settings
 from republish.notify import add_target
@@ -34,10 +34,10 @@ from republish.store import stories as story_store
 from republish.store.db import Database
 from republish.store.schema import daily_stats, republications
 from republish.web.app import create_app
+from tests.browser import chromium
 from tests.live import serve_app
 from tests.servers import LoopbackServer, Response
 from tests.test_notify import Receiver
-from tests.test_widget_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -51,16 +51,8 @@ OWN_HOST = "daily.example"
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """The system Chromium, headless; ``daily.example`` resolves to 127.0.0.2 in it only."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (install Debian's chromium package)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {OWN_HOST} 127.0.0.2"]
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+    with chromium([f"--host-resolver-rules=MAP {OWN_HOST} 127.0.0.2"]) as launched:
         yield launched
-        launched.close()
 
 
 @dataclass

@@ -6,34 +6,23 @@ except in CI where it must be there.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from republish.config import Settings
 from republish.publishers import edit_publisher
+from tests.browser import chromium, serious_violations
 from tests.live import LiveDemo, serve_demo
 from tests.servers import LoopbackServer, Response
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 OFFERED = "ferry-winter-schedule"
 WIRE = "reservoir-levels-wire"
 OPINION = "waterfront-for-everyone"
@@ -61,15 +50,8 @@ SAME_MARKUP = """([left, right]) => {
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """The system Chromium, headless, started once for this module."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (install Debian's chromium package)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -98,15 +80,6 @@ def _api(live: LiveDemo, path: str, **params: str) -> dict[str, Any]:
     response.raise_for_status()
     data: dict[str, Any] = response.json()
     return data
-
-
-def _serious(results: Any) -> list[str]:
-    return [
-        f"{violation['id']} ({violation['impact']}): "
-        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
-        for violation in results.response["violations"]
-        if violation["impact"] in {"serious", "critical"}
-    ]
 
 
 def test_button_opens_dialog_and_copies_every_section(page: Page, live: LiveDemo) -> None:
@@ -212,20 +185,20 @@ def test_no_serious_accessibility_violations(page: Page, live: LiveDemo) -> None
         "getComputedStyle(document.querySelector('.rp-button')).backgroundColor"
         " !== 'rgba(0, 0, 0, 0)'"
     )
-    found = _serious(axe.run(page))
+    found = serious_violations(axe.run(page))
     assert found == [], f"article page with the dialog open: {found}"
 
     page.goto(live.url(f"/republish/{live.site.stories[OFFERED].id}"))
-    found = _serious(axe.run(page))
+    found = serious_violations(axe.run(page))
     assert found == [], f"standalone republish page: {found}"
 
     page.goto(live.site.article_url(WIRE))
     expect(page.locator(".rp-notice")).to_be_visible()
-    found = _serious(axe.run(page))
+    found = serious_violations(axe.run(page))
     assert found == [], f"article page with the notice: {found}"
 
     page.goto(live.url("/"))
-    found = _serious(axe.run(page))
+    found = serious_violations(axe.run(page))
     assert found == [], f"demo index: {found}"
 
 
