@@ -236,11 +236,7 @@ def site_page(request: Request) -> Response:
 
 def stylesheet(request: Request) -> Response:
     """The dashboard's stylesheet (on top of the pages' one)."""
-    return Response(
-        CSS,
-        media_type="text/css; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    return pages.css_response(CSS)
 
 
 def routes() -> list[BaseRoute]:
