@@ -20,6 +20,7 @@ from republish.snippet import render_snippet
 from republish.store import publishers as publisher_store
 from republish.store import stories as story_store
 from republish.store.db import Database
+from republish.users import verify_login
 from republish.web.app import create_app
 
 BASE = "http://127.0.0.1:8000"
@@ -91,6 +92,12 @@ def test_demo_no_serve_builds_the_database(
         for text in CHROME:
             assert text not in story.body_text, (slug, text)
         assert story.headline and story.published_at is not None, slug
+
+    # The printed dashboard login works, for the demo publisher only.
+    login = re.search(r"Dashboard login: (\S+) / (\S+)", output)
+    assert login is not None, output
+    user = verify_login(db, login.group(1), login.group(2))
+    assert user is not None and user.publisher_id == publisher.id
 
 
 def test_demo_starts_fresh_each_run(

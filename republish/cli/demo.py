@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 
 import click
 
 from republish.cli import cli
+from republish.users import create_user
 
 DEFAULT_DEMO_DATABASE_URL = "sqlite:///republish-demo.db"
+
+DEMO_EDITOR = "editor@harbor-ledger.example"
 
 
 def _display_host(host: str) -> str:
@@ -76,6 +80,9 @@ def demo(host: str, port: int, database_url: str, base_url: str | None, no_serve
         reset_hit_log(log_dir)
         site = seed_demo(db, settings.base_url)
         simulated = simulate_hits(db, log_dir, site)
+        # A dashboard login for this run only (the database is recreated every time).
+        password = secrets.token_urlsafe(12)
+        create_user(db, DEMO_EDITOR, password, site.publisher.slug)
     except (DemoError, IngestError, ValueError) as exc:
         db.dispose()
         raise click.ClickException(str(exc)) from exc
@@ -86,6 +93,7 @@ def demo(host: str, port: int, database_url: str, base_url: str | None, no_serve
         f"last {simulated.days} days, rolled up)"
     )
     click.echo(f"Publisher: {site.publisher.name} ({site.publisher.slug})")
+    click.echo(f"Dashboard login: {DEMO_EDITOR} / {password}")
     for slug, story in site.stories.items():
         decision = site.decisions[slug]
         verdict = "offered" if decision.republishable else f"not offered: {decision.reason}"
@@ -114,6 +122,7 @@ def demo(host: str, port: int, database_url: str, base_url: str | None, no_serve
     click.echo(f"Guidelines:        {base}/guidelines/{site.publisher.slug}")
     click.echo(f"Widget script:     {base}/widget.js")
     click.echo(f"API description:   {base}/api/v1/openapi.json")
+    click.echo(f"Dashboard:         {base}/dashboard (log in as {DEMO_EDITOR}, password above)")
     rollup_s = settings.rollup_interval_s
     every = f"every {rollup_s:g} s" if rollup_s > 0 else "by `republish rollup`"
     click.echo(
