@@ -20,6 +20,22 @@ class Response:
 Handler = Callable[[BaseHTTPRequestHandler], Response]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Keeps errors of its handler threads (a client hanging up mid-answer) instead of
+    printing them: a traceback on stderr would land in whatever a test captures there."""
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], errors: list[str]
+    ) -> None:
+        super().__init__(address, handler)
+        self.errors = errors
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        self.errors.append(repr(sys.exc_info()[1]))
+
+
 class LoopbackServer:
     """``server.route("/a", Response(200, b"<p>hi</p>"))``; ``server.url("/a")``."""
 
@@ -70,7 +86,8 @@ class LoopbackServer:
             do_HEAD = _answer
             do_POST = _answer
 
-        self._server = ThreadingHTTPServer((host, 0), RequestHandler)
+        self.errors: list[str] = []
+        self._server = _QuietServer((host, 0), RequestHandler, self.errors)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
