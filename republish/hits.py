@@ -103,31 +103,3 @@ def read_records(data: bytes) -> tuple[list[HitRecord], int, int]:
         else:
             records.append(record)
     return records, end, damaged
-
-
-def split_records(data: bytes) -> tuple[list[list[bytes]], int, int]:
-    """Like :func:`read_records` but without building objects (the rollup's fast path).
-
-    Returns the raw fields of each valid line — ``[version, ts_ms, story, verdict, reason,
-    visitor, page_url]``, as bytes —, the bytes consumed and the damaged line count.
-    """
-    end = data.rfind(b"\n") + 1
-    rows: list[list[bytes]] = []
-    damaged = 0
-    crc32 = zlib.crc32
-    version = FORMAT_VERSION.encode()
-    for line in data[:end].split(b"\n")[:-1]:
-        body, _, crc = line.rpartition(b"\t")
-        try:
-            if len(crc) != 8 or crc32(body) != int(crc, 16):
-                damaged += 1
-                continue
-        except ValueError:
-            damaged += 1
-            continue
-        fields = body.split(b"\t")
-        if len(fields) != 7 or fields[0] != version:
-            damaged += 1
-            continue
-        rows.append(fields)
-    return rows, end, damaged

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from republish import publishers
-from republish.hits import DropReason, HitRecord, Verdict, encode, split_records
+from republish.hits import DropReason, HitRecord, Verdict, encode, read_records
 from republish.models import Extracted
 from republish.pixel.log import HitLog
 from republish.stats import queries
@@ -217,7 +217,7 @@ def test_migration_0004_keeps_counts_and_todays_readers(db: Database, tmp_path: 
     assert (views, readers) == (2, 1)
 
 
-def test_chunk_counting_checks_lines_like_split_records() -> None:
+def test_chunk_counting_checks_lines_like_read_records() -> None:
     good = [
         encode(
             HitRecord(
@@ -239,11 +239,21 @@ def test_chunk_counting_checks_lines_like_split_records() -> None:
     data = b"".join(
         [good[0], flipped, bot, other_version, extra_field, good[4], b"garbage\n", good[1][:30]]
     )
-    rows, consumed, damaged = split_records(data)
+    # read_records (the reference decoder) and the rollup's fast loop agree on every line.
+    records, consumed, damaged = read_records(data)
     batch = _Batch({})
-    assert batch.add_data(data) == (consumed, len(rows), damaged)
-    assert (len(rows), damaged) == (3, 4)
-    expected = Counter((r[2], r[6], int(r[1]) // 86_400_000, r[3], r[4]) for r in rows)
+    assert batch.add_data(data) == (consumed, len(records), damaged)
+    assert (len(records), damaged) == (3, 4)
+    expected = Counter(
+        (
+            r.story_id.encode(),
+            r.page_url.encode(),
+            r.ts_ms // 86_400_000,
+            r.verdict.value.encode(),
+            r.reason.value.encode(),
+        )
+        for r in records
+    )
     assert batch.counts == expected
     assert {k: len(v) for k, v in batch.readers.items()} == {
         (MS // 86_400_000, b"abc", b"https://a.example/x"): 2  # v0 and v1

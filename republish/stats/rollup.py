@@ -89,9 +89,9 @@ class _Batch:
 
     def add_data(self, data: bytes) -> tuple[int, int, int]:
         """Check and count the complete lines of ``data`` in one loop (the hot loop: no
-        objects per hit beyond the keys). Lines are checked as in
-        :func:`republish.hits.split_records`. Returns the bytes consumed (up to the last
-        newline), the hits counted and the damaged lines skipped."""
+        objects per hit beyond the keys). Lines are checked as :func:`republish.hits.decode`
+        checks them (a test holds the two equal). Returns the bytes consumed (up to the
+        last newline), the hits counted and the damaged lines skipped."""
         end = data.rfind(b"\n") + 1
         counts = self.counts
         count_of = counts.get
