@@ -20,6 +20,7 @@ from republish.config import Secret, Settings
 from republish.store.db import Database
 from republish.store.schema import metadata
 from tests.servers import LoopbackServer
+from tests.webclient import WebClient
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -138,6 +139,15 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
         if key.startswith("REPUBLISH_") and key not in env:
             monkeypatch.delenv(key)
     return env
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[WebClient]:
+    """The web app on the test's database, driven in-process (no server)."""
+    from republish.web import create_app
+
+    with WebClient(create_app(settings, database=db)) as web:
+        yield web
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,12 +19,6 @@ from tests.servers import LoopbackServer, Response
 from tests.webclient import ADMIN, WebClient, bearer
 
 STORY_URL = "https://harbor.example/2026/03/ferry-returns"
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[WebClient]:
-    with WebClient(create_app(settings, database=db)) as web:
-        yield web
 
 
 @pytest.fixture

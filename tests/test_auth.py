@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,12 +21,6 @@ from tests.webclient import WebClient
 @pytest.fixture
 def seeded(db: Database, tmp_path: Path) -> Seeded:
     return seed(db, tmp_path)
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[WebClient]:
-    with WebClient(create_app(settings, database=db)) as web:
-        yield web
 
 
 def _login_form(client: WebClient, next_path: str = "/dashboard") -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -12,11 +11,9 @@ from xml.etree import ElementTree
 import pytest
 from markupsafe import escape
 
-from republish.config import Settings
 from republish.models import Extracted
 from republish.store import stories
 from republish.store.db import Database
-from republish.web.app import create_app
 from republish.web.charts import daily_bars, nice_step
 from tests.test_stats_api import FORMULA_HEADLINE, NOW, Seeded, login, seed
 from tests.webclient import WebClient
@@ -27,12 +24,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture
 def seeded(db: Database, tmp_path: Path) -> Seeded:
     return seed(db, tmp_path)
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[WebClient]:
-    with WebClient(create_app(settings, database=db)) as web:
-        yield web
 
 
 def _pages(seeded: Seeded, slug: str = "daily") -> list[str]:

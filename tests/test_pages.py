@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +9,11 @@ import lxml.html
 import pytest
 
 from republish import publishers
-from republish.config import Settings
 from republish.store.db import Database
-from republish.web import create_app, widget
+from republish.web import widget
 from tests.webclient import ADMIN, WebClient, bearer
 
 STORY_URL = "https://harbor.example/2026/03/ferry-returns"
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[WebClient]:
-    with WebClient(create_app(settings, database=db)) as web:
-        yield web
 
 
 @pytest.fixture

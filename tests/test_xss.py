@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ from republish.snippet import render_snippet
 from republish.snippet.render import PIXEL_STYLE
 from republish.store import publishers as publisher_store
 from republish.store.db import Database
-from republish.web import create_app
 from tests.webclient import WebClient, bearer
 
 pytestmark = pytest.mark.shared
@@ -285,12 +283,6 @@ def page_problems(html: str, snippet_html: str) -> list[str]:
 
 
 # The tests ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[WebClient]:
-    with WebClient(create_app(settings, database=db)) as web:
-        yield web
 
 
 @pytest.fixture
