@@ -90,6 +90,24 @@ DEFAULT_CREDIT_TEMPLATE = (
 
 
 @dataclass(frozen=True)
+class SiteProfile:
+    """CSS selectors that override automatic extraction on one publisher's own pages.
+
+    Each field is a CSS selector; an empty one leaves that part to automatic extraction.
+    """
+
+    body: str = ""  # the element(s) holding the story body
+    headline: str = ""
+    byline: str = ""  # element(s) whose text is an author name
+    published: str = ""  # element whose datetime/content attribute or text is the date
+    exclude: tuple[str, ...] = ()  # elements removed from the body before cleaning
+
+    def is_empty(self) -> bool:
+        """True when no selector is set."""
+        return not (self.body or self.headline or self.byline or self.published or self.exclude)
+
+
+@dataclass(frozen=True)
 class Publisher:
     """A newsroom that offers stories (a tenant)."""
 
@@ -107,6 +125,7 @@ class Publisher:
     excluded_authors: tuple[str, ...] = ()
     show_reason: bool = True
     home_url: str = ""
+    site_profile: SiteProfile | None = None
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
