@@ -195,6 +195,10 @@ class Story:
     override: Override | None = None
     created_at: datetime | None = None
     modified_at: datetime | None = None
+    # Set when the story is gone at its source (removed, or its page answers 404/410):
+    # a withdrawn story is no longer offered for republication.
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str = ""
 
     def replace(self, **changes: object) -> Story:
         """A copy with some fields changed."""
@@ -223,5 +227,6 @@ class Decision:
 
     republishable: bool
     reason: str
-    code: str  # machine-readable: "ok", "origin", "section", "tag", "author", "override"
+    # machine-readable: "ok", "origin", "section", "tag", "author", "override", "withdrawn"
+    code: str
     details: dict[str, str] = field(default_factory=dict)
