@@ -16,10 +16,11 @@ import trafilatura
 from lxml import etree
 
 from republish import clean
+from republish.ingest import _profile
 from republish.ingest._chrome import strip_chrome
 from republish.ingest._meta import Meta, page_meta
 from republish.ingest.origin import detect_origin
-from republish.models import Extracted
+from republish.models import Extracted, SiteProfile
 from republish.urls import host_of
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.I)
@@ -278,23 +279,52 @@ def _body_html(root: etree._Element, meta: Meta, base_url: str) -> str:
     return clean.clean_html(raw, base_url)
 
 
-def extract(html: str | bytes, url: str = "") -> Extracted:
+def _profile_body_html(root: etree._Element, base_url: str, profile: SiteProfile) -> str | None:
+    """The body the profile's selector points at, cleaned; None when it matches nothing."""
+    elements = _profile.body_elements(root, profile)
+    if not elements:
+        return None
+    raw = "".join(
+        etree.tostring(element, encoding="unicode", with_tail=False) for element in elements
+    )
+    return clean.clean_html(raw, base_url)
+
+
+def _apply_profile(root: etree._Element, meta: Meta, profile: SiteProfile) -> None:
+    """Profile selectors override what automatic extraction found, part by part."""
+    meta.headline = _profile.headline(root, profile) or meta.headline
+    meta.bylines = _profile.bylines(root, profile) or meta.bylines
+    meta.published_at = _profile.published(root, profile) or meta.published_at
+
+
+def extract(html: str | bytes, url: str = "", profile: SiteProfile | None = None) -> Extracted:
     """Everything a story page says about its story. Pure: no network.
 
     ``url`` is where the page was found; the canonical URL (``link rel=canonical``,
     ``og:url``) wins over it, and links in the body are made absolute against it.
+    ``profile`` (the publisher's site profile) overrides the automatic result for each part
+    it has a selector for (body, headline, byline, published date); its ``exclude``
+    selectors remove elements before the body is found. A selector that matches nothing
+    leaves that part to automatic extraction. A profile body is still cleaned.
     """
     root = parse(html)
     if root is None:
         return Extracted(canonical_url=url)
     meta = page_meta(root)
+    if profile is not None and not profile.is_empty():
+        _profile.remove_excluded(root, profile)
+        _apply_profile(root, meta, profile)
     canonical = meta.canonical_url.strip()
     if canonical and url:
         canonical = lxml.html.urljoin(url, canonical)
     if not canonical.startswith(("http://", "https://")):
         canonical = url
     credit = "\n".join(part for part in (meta.credit_text, _credit_text(root)) if part)
-    body_html = _body_html(root, meta, url or canonical)
+    body_html = None
+    if profile is not None and profile.body.strip():
+        body_html = _profile_body_html(root, url or canonical, profile)
+    if body_html is None:
+        body_html = _body_html(root, meta, url or canonical)
     body_text = clean.to_text(body_html)
     origin = detect_origin(body_text, meta.bylines, credit_text=credit)
     return Extracted(
