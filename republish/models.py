@@ -222,6 +222,24 @@ class Revision:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A place a publisher's stories are read from, polled every ``interval_s`` seconds."""
+
+    id: int
+    publisher_id: int
+    kind: str  # "feed" | "wordpress" | "sitemap" | "url"
+    url: str
+    interval_s: int
+    next_poll_at: datetime
+    etag: str | None = None  # validators of the last good read (conditional requests)
+    last_modified: str | None = None
+    last_polled_at: datetime | None = None
+    last_result: dict[str, int] | None = None  # counts of the last poll
+    last_error: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
     """Whether a story may be republished, and a reason a reader can understand."""
 
