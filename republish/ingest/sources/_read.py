@@ -1,0 +1,146 @@
+"""What every source reader shares: fetching through the guard, accepting XML, dates, links."""
+
+from __future__ import annotations
+
+import html
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml
+import defusedxml.ElementTree
+
+from republish import net
+from republish.clean import clean_html, to_text
+from republish.ingest._dates import parse_date
+from republish.ingest.origin import detect_origin
+from republish.ingest.sources import SourceError
+from republish.models import Extracted
+from republish.urls import InvalidURL, check_http_url
+
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)\b", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def fetch(
+    client: net.Client,
+    url: str,
+    *,
+    accept: Sequence[str],
+    what: str,
+    headers: Mapping[str, str] | None = None,
+) -> net.FetchResult:
+    """``client.fetch`` with every refusal turned into a one-line :class:`SourceError`."""
+    try:
+        return client.fetch(url, accept=accept, headers=headers)
+    except net.UnsupportedContent as exc:
+        raise SourceError(f"not {what}: {exc}") from None
+    except net.FetchError as exc:
+        raise SourceError(str(exc)) from None
+
+
+def accept_xml(content: bytes, where: str, what: str) -> Element:
+    """The document parsed by defusedxml, which refuses DTDs, entities and external
+    references; anything else that is not well-formed XML is refused too."""
+    if not content.strip():
+        raise SourceError(f"not {what}: {where} sent an empty body")
+    if _HTML_START.match(content[:4096]):
+        raise SourceError(f"not {what}: {where} is an HTML page")
+    try:
+        return defusedxml.ElementTree.fromstring(
+            content, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except defusedxml.DTDForbidden:
+        raise SourceError(f"refused {where}: it declares a DTD (<!DOCTYPE>)") from None
+    except defusedxml.EntitiesForbidden:
+        raise SourceError(f"refused {where}: it declares entities") from None
+    except defusedxml.ExternalReferenceForbidden:
+        raise SourceError(f"refused {where}: it refers to an external resource") from None
+    except defusedxml.DefusedXmlException as exc:
+        raise SourceError(f"refused {where}: {exc}") from None
+    except ParseError as exc:
+        raise SourceError(f"not {what}: {where} is not well-formed XML ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise SourceError(f"not {what}: {where} could not be read ({exc})") from None
+
+
+def local_name(element: Element) -> str:
+    """An element's tag without its namespace."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def gunzip(content: bytes, max_bytes: int, where: str) -> bytes:
+    """A gzip file inflated, refused once it would pass ``max_bytes`` (a gzip bomb)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(content, max_bytes + 1)
+    except zlib.error as exc:
+        raise SourceError(f"{where} is a corrupt gzip file ({exc})") from None
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise SourceError(f"{where} inflates to more than {max_bytes // (1024 * 1024)} MiB")
+    return out
+
+
+def absolute_link(value: object, base: str) -> str | None:
+    """``value`` as an absolute http(s) URL resolved against ``base``, or None."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 2048:
+        return None
+    try:
+        return check_http_url(urljoin(base, value.strip()).split("#", 1)[0])
+    except (InvalidURL, ValueError):
+        return None
+
+
+def date(value: object) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 (or common textual) date string."""
+    return parse_date(value)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """``value`` as an aware UTC datetime (naive means UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def plain(markup: str) -> str:
+    """Text of a short HTML string (a title): tags dropped, entities decoded, one line."""
+    return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
+
+
+def story(
+    *,
+    url: str,
+    headline: str,
+    body_html: str,
+    dek: str = "",
+    bylines: tuple[str, ...] = (),
+    published_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    section: str = "",
+    tags: tuple[str, ...] = (),
+    site_name: str = "",
+) -> Extracted:
+    """A story a source carries whole: its body cleaned against ``url``, text and origin."""
+    body = clean_html(body_html, base_url=url)
+    text = to_text(body)
+    return Extracted(
+        headline=headline,
+        dek=dek,
+        bylines=bylines,
+        published_at=published_at,
+        updated_at=updated_at,
+        canonical_url=url,
+        section=section,
+        tags=tags,
+        body_html=body,
+        body_text=text,
+        origin=detect_origin(text, bylines),
+        site_name=site_name,
+    )
