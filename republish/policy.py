@@ -22,9 +22,19 @@ def _matches(value: str, excluded: tuple[str, ...]) -> str | None:
 def decide(story: Story, publisher: Publisher) -> Decision:
     """Decide whether ``story`` may be offered for republication under ``publisher``'s rules.
 
-    An editor's override wins. Otherwise a story is refused when its origin, section,
-    one of its tags or one of its authors is on the publisher's exclusion lists.
+    A story withdrawn at its source is never offered (not even by an override: what is
+    gone must not be republished). Then an editor's override wins. Otherwise a story is
+    refused when its origin, section, one of its tags or one of its authors is on the
+    publisher's exclusion lists.
     """
+    if story.withdrawn_at is not None:
+        return Decision(
+            False,
+            f"{publisher.name} has withdrawn this story; it is no longer offered for "
+            "republication.",
+            "withdrawn",
+            {"withdrawn_at": story.withdrawn_at.isoformat(), "why": story.withdrawn_reason},
+        )
     if story.override is not None:
         if story.override.republishable:
             return Decision(

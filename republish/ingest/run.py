@@ -12,15 +12,16 @@ from typing import Any, Literal
 from republish import net, policy
 from republish.config import Settings
 from republish.ingest.extract import extract
-from republish.models import Decision, Extracted, Publisher, Story
+from republish.models import Decision, Extracted, Publisher, SiteProfile, Story
 from republish.store import publishers as publisher_store
+from republish.store import sources as source_store
 from republish.store import stories as story_store
 from republish.store.db import Database
 from republish.store.errors import NotFound
 from republish.urls import InvalidURL, check_http_url
 
 #: Where an ingested story came from (kept on each revision).
-SOURCES = ("url", "file", "push", "demo")
+SOURCES = ("url", "file", "push", "demo", "feed", "wordpress", "sitemap")
 _MAX_FILE_BYTES = 10 * 1024 * 1024
 _HTML_MARKER = re.compile(rb"<(!doctype\s+html|html|head|body|article|main|p|div|h1)\b", re.I)
 #: Media types a story page may have; anything else (PDF, images, JSON) is refused.
@@ -38,6 +39,7 @@ class IngestResult:
     story: Story
     status: Literal["new", "updated", "unchanged"]
     decision: Decision
+    restored: bool = False  # the story had been withdrawn and is offered again
 
 
 def _publisher(db: Database, slug: str) -> Publisher:
@@ -64,6 +66,25 @@ def _check_story(extracted: Extracted, where: str) -> None:
 def _store(
     db: Database, publisher: Publisher, extracted: Extracted, source: str, where: str
 ) -> IngestResult:
+    return store_extracted(db, publisher, extracted, source, where)
+
+
+def store_extracted(
+    db: Database,
+    publisher: Publisher,
+    extracted: Extracted,
+    source: str,
+    where: str,
+    *,
+    source_id: int | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Check and store an extracted story for ``publisher`` in one transaction.
+
+    A new version becomes a new revision; a withdrawn story that is found again is
+    offered again. ``source_id`` records that this registered source listed the story.
+    Raises :class:`IngestError` (nothing stored) when the story is unusable.
+    """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     _check_story(extracted, where)
@@ -75,11 +96,20 @@ def _store(
     }:
         extracted = dataclasses.replace(extracted, origin=None)
     assert publisher.id is not None
+    now = now or datetime.now(UTC)
     with db.begin() as conn:
-        story, status = story_store.save_story(
-            conn, publisher.id, extracted, source, datetime.now(UTC)
-        )
-    return IngestResult(story=story, status=status, decision=policy.decide(story, publisher))
+        story, status = story_store.save_story(conn, publisher.id, extracted, source, now)
+        restored = story.withdrawn_at is not None
+        if restored:
+            story = story_store.set_withdrawn(conn, story.id, None, now)
+        if source_id is not None:
+            source_store.mark_seen(conn, source_id, [story.id], now, checked=True)
+    return IngestResult(
+        story=story,
+        status=status,
+        decision=policy.decide(story, publisher),
+        restored=restored,
+    )
 
 
 def ingest_extracted(
@@ -90,7 +120,9 @@ def ingest_extracted(
     return _store(db, publisher, extracted, source, extracted.canonical_url or "story")
 
 
-def extract_url(settings: Settings, url: str, *, resolver: Any = None) -> Extracted:
+def extract_url(
+    settings: Settings, url: str, *, resolver: Any = None, profile: SiteProfile | None = None
+) -> Extracted:
     """Fetch ``url`` through the guarded client and extract it (nothing stored)."""
     try:
         url = check_http_url(url)
@@ -100,8 +132,13 @@ def extract_url(settings: Settings, url: str, *, resolver: Any = None) -> Extrac
         page = net.fetch(url, settings, accept=PAGE_TYPES, resolver=resolver)
     except net.FetchError as exc:
         raise IngestError(_one_line(str(exc))) from exc
+    return extract_page(page, profile)
+
+
+def extract_page(page: net.FetchResult, profile: SiteProfile | None = None) -> Extracted:
+    """Extract a fetched story page (nothing stored), with the publisher's site profile."""
     # text() honours the charset of the Content-Type header, which the page may not repeat.
-    return extract(page.text(), page.url)
+    return extract(page.text(), page.url, profile)
 
 
 def extract_file(path: Path, url: str | None = None) -> Extracted:
@@ -122,7 +159,7 @@ def ingest_url(
 ) -> IngestResult:
     """Fetch ``url`` through the guarded client, extract the story and store it."""
     publisher = _publisher(db, publisher_slug)
-    extracted = extract_url(settings, url, resolver=resolver)
+    extracted = extract_url(settings, url, resolver=resolver, profile=publisher.site_profile)
     return _store(db, publisher, extracted, "url", url)
 
 

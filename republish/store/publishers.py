@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from republish.models import Licence, Publisher
+from republish.models import Licence, Publisher, SiteProfile
 from republish.store.errors import Conflict, NotFound
 from republish.store.schema import publishers
 
@@ -29,9 +29,51 @@ def _row_to_publisher(row: sa.RowMapping) -> Publisher:
         excluded_tags=tuple(row["excluded_tags"]),
         excluded_authors=tuple(row["excluded_authors"]),
         show_reason=bool(row["show_reason"]),
+        site_profile=profile_from_json(row["site_profile"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def profile_to_json(profile: SiteProfile | None) -> dict[str, Any] | None:
+    """A site profile as stored (and shown): its selectors, or None when there is none."""
+    if profile is None or profile.is_empty():
+        return None
+    return {
+        "body": profile.body,
+        "headline": profile.headline,
+        "byline": profile.byline,
+        "published": profile.published,
+        "exclude": list(profile.exclude),
+    }
+
+
+def profile_from_json(value: Any) -> SiteProfile | None:
+    """The stored form back as a :class:`SiteProfile` (None when none is stored)."""
+    if not isinstance(value, dict):
+        return None
+    profile = SiteProfile(
+        body=str(value.get("body") or ""),
+        headline=str(value.get("headline") or ""),
+        byline=str(value.get("byline") or ""),
+        published=str(value.get("published") or ""),
+        exclude=tuple(str(item) for item in value.get("exclude") or ()),
+    )
+    return None if profile.is_empty() else profile
+
+
+def set_site_profile(
+    conn: sa.Connection, slug: str, profile: SiteProfile | None, now: datetime
+) -> Publisher:
+    """Store (or, with None or an empty profile, clear) a publisher's site profile."""
+    result = conn.execute(
+        publishers.update()
+        .where(publishers.c.slug == slug)
+        .values(site_profile=profile_to_json(profile) or sa.null(), updated_at=now)
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"no publisher with slug {slug!r}")
+    return get_publisher(conn, slug)
 
 
 def publisher_values(publisher: Publisher) -> dict[str, Any]:

@@ -53,6 +53,8 @@ publishers = sa.Table(
     sa.Column("api_token_sha256", sa.String(64), nullable=True, unique=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # CSS selectors for extraction on the publisher's own pages (models.SiteProfile), or NULL.
+    sa.Column("site_profile", sa.JSON, nullable=True),
 )
 
 stories = sa.Table(
@@ -87,6 +89,9 @@ stories = sa.Table(
     sa.Column("override_at", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("modified_at", UTCDateTime(), nullable=False),
+    # Set when the story is gone at its source; a withdrawn story is not offered.
+    sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
+    sa.Column("withdrawn_reason", sa.Text, nullable=False, server_default=""),
     sa.UniqueConstraint("publisher_id", "url_key", name="uq_stories_publisher_url"),
 )
 
@@ -256,4 +261,55 @@ notifications = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("target_id", "event", "story_id", "site", name="uq_notifications_event"),
     sa.Index("ix_notifications_due", "sent_at", "next_attempt_at"),
+)
+
+# Where a publisher's stories come from: feeds, WordPress sites, sitemaps, single pages.
+# The validators (ETag, Last-Modified) of the last good read make the next one conditional.
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "publisher_id",
+        sa.Integer,
+        sa.ForeignKey("publishers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # "feed" | "wordpress" | "sitemap" | "url"
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("interval_s", sa.Integer, nullable=False),
+    sa.Column("etag", sa.String(500), nullable=True),
+    sa.Column("last_modified", sa.String(100), nullable=True),
+    sa.Column("last_polled_at", UTCDateTime(), nullable=True),
+    sa.Column("next_poll_at", UTCDateTime(), nullable=False),
+    # Counts of the last poll (new, updated, unchanged, ...), as JSON.
+    sa.Column("last_result", sa.JSON, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("publisher_id", "kind", "url", name="uq_sources_publisher_kind_url"),
+    sa.Index("ix_sources_next_poll_at", "next_poll_at"),
+)
+
+# Which source listed which story, and when last: a story missing from a complete
+# listing of a source that used to list it may have been withdrawn.
+story_sources = sa.Table(
+    "story_sources",
+    metadata,
+    sa.Column(
+        "story_id",
+        sa.String(16),
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "source_id",
+        sa.Integer,
+        sa.ForeignKey("sources.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    # When the story's content was last read through this source (stored or compared):
+    # a listed story whose source date is older is not fetched again.
+    sa.Column("checked_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_story_sources_source", "source_id"),
 )

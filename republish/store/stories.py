@@ -73,6 +73,8 @@ def _row_to_story(row: sa.RowMapping) -> Story:
         override=override,
         created_at=row["created_at"],
         modified_at=row["modified_at"],
+        withdrawn_at=row["withdrawn_at"],
+        withdrawn_reason=row["withdrawn_reason"] or "",
     )
 
 
@@ -175,6 +177,29 @@ def save_story(
     return get_story(conn, existing.id), "updated"
 
 
+def set_withdrawn(conn: sa.Connection, story_id: str, reason: str | None, now: datetime) -> Story:
+    """Mark a story withdrawn with ``reason``, or (``reason`` None) offered again.
+
+    Withdrawing an already withdrawn story keeps its first date and reason.
+    """
+    story = get_story(conn, story_id)
+    if reason is None:
+        values: dict[str, Any] = {"withdrawn_at": None, "withdrawn_reason": ""}
+    elif story.withdrawn_at is not None:
+        return story
+    else:
+        values = {"withdrawn_at": now, "withdrawn_reason": reason}
+    conn.execute(stories.update().where(stories.c.id == story_id).values(**values))
+    return get_story(conn, story_id)
+
+
+def get_revision(conn: sa.Connection, story_id: str, revision: int) -> Revision:
+    """One revision of a story, or :class:`NotFound`."""
+    for found in list_revisions(conn, story_id, only=revision):
+        return found
+    raise NotFound(f"story {story_id!r} has no revision {revision}")
+
+
 def _insert_revision(
     conn: sa.Connection,
     story_id: str,
@@ -200,13 +225,14 @@ def _insert_revision(
     )
 
 
-def list_revisions(conn: sa.Connection, story_id: str) -> list[Revision]:
-    """Every stored revision of a story, oldest first."""
-    rows = conn.execute(
-        sa.select(story_revisions)
-        .where(story_revisions.c.story_id == story_id)
-        .order_by(story_revisions.c.revision)
-    ).mappings()
+def list_revisions(
+    conn: sa.Connection, story_id: str, *, only: int | None = None
+) -> list[Revision]:
+    """Every stored revision of a story, oldest first (or just revision ``only``)."""
+    query = sa.select(story_revisions).where(story_revisions.c.story_id == story_id)
+    if only is not None:
+        query = query.where(story_revisions.c.revision == only)
+    rows = conn.execute(query.order_by(story_revisions.c.revision)).mappings()
     return [
         Revision(
             story_id=row["story_id"],
