@@ -18,8 +18,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from republish._netguard import display_url
 from republish.ingest._bylines import split_byline, unique
 from republish.ingest.sources import Entry, Listing, SourceError
-from republish.ingest.sources._read import absolute_link, date, fetch, plain, story
-from republish.net import Client
+from republish.ingest.sources._read import absolute_link, date, plain, story
+from republish.net import Client, FetchError, HTTPStatusError, UnsupportedContent
 from republish.urls import InvalidURL, check_http_url
 
 __all__ = ["MAX_PAGES", "posts_endpoint", "read_wordpress"]
@@ -77,31 +77,44 @@ def read_wordpress(
         stamp = modified_after if modified_after.tzinfo else modified_after.replace(tzinfo=UTC)
         query["modified_after"] = stamp.astimezone(UTC).isoformat(timespec="seconds")
     entries: dict[str, Entry] = {}
-    total_pages = 1
-    page = 1
-    while page <= min(total_pages, max(max_pages, 1)):
+    total_pages: int | None = None  # from X-WP-TotalPages, once a page said so
+    read_all = False
+    for page in range(1, max(max_pages, 1) + 1):
         url = f"{endpoint}?{urlencode({**query, 'page': str(page)})}"
-        result = fetch(client, url, accept=JSON_TYPES, what="a WordPress posts list")
-        posts = _posts(result.content, display_url(url))
+        posts, header = _page(client, url, past_the_end_ok=page > 1 and total_pages is None)
         for post in posts:
             entry = _entry(post)
             if entry is not None and entry.url not in entries:
                 entries[entry.url] = entry
-        total_pages = _total_pages(result.headers.get("x-wp-totalpages"), page, len(posts))
-        if not posts:
+        if header is not None:
+            total_pages = header
+        # Done when the header says this was the last page or, without the header (a
+        # proxy dropped it), when a page comes back empty or past the end.
+        if (total_pages is not None and page >= total_pages) or not posts:
+            read_all = True
             break
-        page += 1
-    read_all = page > total_pages
     oldest = datetime.min.replace(tzinfo=UTC)
     ordered = sorted(entries.values(), key=lambda e: e.modified_at or oldest, reverse=True)
     return Listing(entries=tuple(ordered), complete=read_all and modified_after is None)
 
 
-def _total_pages(header: str | None, page: int, count: int) -> int:
-    if header is not None and header.strip().isdigit():
-        return int(header.strip())
-    # Without the header (a proxy dropped it) keep going while pages come back full.
-    return page + 1 if count else page
+def _page(
+    client: Client, url: str, *, past_the_end_ok: bool
+) -> tuple[list[Mapping[str, Any]], int | None]:
+    """The posts of one page and its ``X-WP-TotalPages``; no posts past the last page."""
+    try:
+        result = client.fetch(url, accept=JSON_TYPES)
+    except HTTPStatusError as exc:
+        # WordPress answers 400 rest_post_invalid_page_number past the last page.
+        if past_the_end_ok and exc.status == 400:
+            return [], None
+        raise SourceError(str(exc)) from None
+    except UnsupportedContent as exc:
+        raise SourceError(f"not a WordPress posts list: {exc}") from None
+    except FetchError as exc:
+        raise SourceError(str(exc)) from None
+    header = (result.headers.get("x-wp-totalpages") or "").strip()
+    return _posts(result.content, display_url(url)), int(header) if header.isdigit() else None
 
 
 def _posts(content: bytes, where: str) -> list[Mapping[str, Any]]:
