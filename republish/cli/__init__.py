@@ -37,6 +37,7 @@ def _register() -> None:
     from republish.cli import publisher as _publisher  # noqa: F401
     from republish.cli import serve as _serve  # noqa: F401
     from republish.cli import snippet as _snippet  # noqa: F401
+    from republish.cli import source as _source  # noqa: F401
     from republish.cli import stats as _stats  # noqa: F401
     from republish.cli import story as _story  # noqa: F401
     from republish.cli import user as _user  # noqa: F401

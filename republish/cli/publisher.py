@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import click
 from republish import publishers as service
 from republish.cli import cli
 from republish.cli._common import get_settings, open_db
-from republish.models import Licence
+from republish.models import Licence, SiteProfile
 from republish.store import publishers as store
 
 
@@ -147,3 +148,67 @@ def token(ctx: click.Context, slug: str) -> None:
     """Issue a new API token for a publisher (the old one stops working)."""
     db = open_db(get_settings(ctx))
     click.echo(f"New API token (shown once, keep it secret): {service.rotate_token(db, slug)}")
+
+
+@publisher.command("profile")
+@click.argument("slug")
+@click.option("--body", help="CSS selector of the element(s) holding the story body.")
+@click.option("--headline", help="CSS selector of the headline.")
+@click.option("--byline", help="CSS selector of the element(s) whose text is an author name.")
+@click.option(
+    "--published", help="CSS selector of the element whose datetime/content or text is the date."
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    help="CSS selector of elements removed from the body (repeat for several).",
+)
+@click.option("--clear", is_flag=True, help="Remove the site profile (automatic extraction).")
+@click.pass_context
+def profile(
+    ctx: click.Context,
+    slug: str,
+    body: str | None,
+    headline: str | None,
+    byline: str | None,
+    published: str | None,
+    exclude: tuple[str, ...],
+    clear: bool,
+) -> None:
+    """Show or set a publisher's site profile: CSS selectors that override automatic
+    extraction on the newsroom's own pages.
+
+    Options given replace those selectors and keep the others; an empty value ("")
+    removes one. Without options, prints the profile as JSON.
+    """
+    from republish.ingest.profiles import ProfileError, save_site_profile
+
+    given = {
+        "body": body,
+        "headline": headline,
+        "byline": byline,
+        "published": published,
+    }
+    changes: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if exclude:
+        changes["exclude"] = tuple(item for item in exclude if item.strip())
+    if clear and changes:
+        raise click.UsageError("--clear takes no selectors")
+    db = open_db(get_settings(ctx))
+    if not clear and not changes:
+        with db.connect() as conn:
+            found = store.get_publisher(conn, slug)
+        click.echo(json.dumps(store.profile_to_json(found.site_profile), indent=2))
+        return
+    current = SiteProfile()
+    if not clear:
+        with db.connect() as conn:
+            current = store.get_publisher(conn, slug).site_profile or SiteProfile()
+    try:
+        updated = save_site_profile(db, slug, None if clear else replace(current, **changes))
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if updated.site_profile is None:
+        click.echo(f"Publisher {slug} has no site profile: extraction is automatic.")
+    else:
+        click.echo(f"Updated the site profile of {slug}: {', '.join(sorted(changes))}.")

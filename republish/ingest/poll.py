@@ -271,6 +271,8 @@ def _read_page_source(client: net.Client, source: Source, poll: _Poll) -> Listin
                     story_store.get_story(conn, story_id)
                     for story_id, _ in source_store.source_stories(conn, source.id)
                 ]
+        if not gone:  # nothing of ours was ever there: a wrong address, not a withdrawal
+            raise SourceError(_one_line(str(exc))) from exc
         for item in {found.id: found for found in gone}.values():
             poll.withdraw(item, f"its page answered {exc.status}")
         return None
