@@ -14,6 +14,7 @@ import defusedxml
 import defusedxml.ElementTree
 
 from republish import net
+from republish._netbody import size_text
 from republish.clean import clean_html, to_text
 from republish.ingest._dates import parse_date
 from republish.ingest.origin import detect_origin
@@ -81,7 +82,9 @@ def gunzip(content: bytes, max_bytes: int, where: str) -> bytes:
     except zlib.error as exc:
         raise SourceError(f"{where} is a corrupt gzip file ({exc})") from None
     if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise SourceError(f"{where} inflates to more than {max_bytes // (1024 * 1024)} MiB")
+        raise SourceError(f"{where} inflates to more than the {size_text(max_bytes)} limit")
+    if not inflater.eof:
+        raise SourceError(f"{where} is a corrupt gzip file (it ends too early)")
     return out
 
 

@@ -13,6 +13,7 @@ from collections import deque
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
+from republish._netbody import size_text
 from republish._netguard import display_url
 from republish.ingest.sources import Entry, Listing, SourceError
 from republish.ingest.sources._read import (
@@ -137,7 +138,7 @@ def _load(client: Client, url: str, max_bytes: int) -> Element:
     if content[:2] == _GZIP_MAGIC:  # a gzip file (the client already undid Content-Encoding)
         content = gunzip(content, max_bytes, where)
     elif len(content) > max_bytes:
-        raise SourceError(f"{where} is larger than {max_bytes // (1024 * 1024)} MiB")
+        raise SourceError(f"{where} is larger than the {size_text(max_bytes)} limit")
     return accept_xml(content, where, "a sitemap")
 
 
