@@ -12,8 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from republish.hits import DropReason, HitRecord, Verdict, decode, encode, read_records
+from republish.hits import (
+    DropReason,
+    HitRecord,
+    Verdict,
+    decode,
+    encode,
+    encode_fields,
+    escape,
+    read_records,
+)
 from republish.pixel.app import GIF, PixelApp
+from republish.pixel.core import HitCore
 from republish.pixel.log import SEALED_SUFFIX, HitLog, seal_orphans
 from republish.pixel.salt import DailySalts
 
@@ -226,3 +236,40 @@ def test_pixel_import_pulls_in_no_web_layer_template_or_db_driver() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        HitRecord(1, "abc", Verdict.HUMAN, DropReason.NONE, "ff" * 16, "https://a.example/x"),
+        HitRecord(2, "", Verdict.UNKNOWN_STORY, DropReason.MALFORMED, "", ""),
+        HitRecord(3, "k3x", Verdict.PREFETCH, DropReason.PREFETCH, "", "https://é.example/\ta\n"),
+        HitRecord(4, "k3x", Verdict.BOT, DropReason.NO_USER_AGENT, "", "http://b.example/"),
+    ],
+    ids=["human", "malformed", "escaped-page", "bot"],
+)
+def test_fast_line_encoding_writes_the_same_line(record: HitRecord) -> None:
+    fast = encode_fields(
+        record.ts_ms,
+        record.story_id.encode(),
+        record.verdict,
+        record.reason,
+        record.visitor.encode(),
+        escape(record.page_url),
+    )
+    assert fast == encode(record)
+    assert decode(fast) is not None
+
+
+def test_core_hashes_visitors_like_the_daily_salts(tmp_path: Path) -> None:
+    core = HitCore(tmp_path, clock=lambda: NOW)
+    headers = {b"user-agent": CHROME.encode(), b"referer": REPUBLISHER.encode()}
+    first, reason = core.hit("/p/story1.gif", headers, "198.51.100.1")
+    again, _ = core.hit("/p/story1.gif", dict(headers), "198.51.100.1")  # from the caches
+    record = decode(first)
+    assert record is not None and reason is DropReason.NONE and first == again
+    day = datetime.fromtimestamp(NOW, UTC).date()
+    assert record.visitor == DailySalts(tmp_path / "salts").visitor_hash(
+        day, "198.51.100.1", CHROME, "story1"
+    )
+    assert record.page_url == "https://www.citypaper.example/news/2026/ferry/"

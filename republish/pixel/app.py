@@ -1,7 +1,8 @@
 """The pixel: a tiny raw ASGI app answering ``GET|HEAD /p/{story_id}.gif``.
 
-Per request: cut the story id from the path, classify the request from its headers,
-append one record to the durable hit log, then answer the same 43-byte GIF. Always the
+Per request: classify the request and build its log line (:class:`HitCore`, shared with
+the dedicated server in :mod:`republish.pixel.server`), append the line to the durable hit
+log, then answer the same 43-byte GIF. Always the
 GIF, always 200, also for unknown stories and malformed requests; the reason a hit is
 not a human view goes in ``X-Republish-Dropped``. No database, templates or sessions
 here: this module must import neither the web layer, a template engine nor a DB driver.
@@ -10,20 +11,16 @@ here: this module must import neither the web layer, a template engine nor a DB 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from republish.config import Settings
-from republish.hits import DropReason, HitRecord, Verdict, encode
-from republish.pixel.bots import BotFilter, default_filter
-from republish.pixel.classify import classify
+from republish.hits import DropReason
+from republish.pixel.bots import BotFilter
+from republish.pixel.core import STORY_PATH, HitCore
 from republish.pixel.log import HitLog, seal_orphans
-from republish.pixel.salt import DailySalts
-from republish.urls import page_url
 
 logger = logging.getLogger("republish.pixel")
 
@@ -38,21 +35,20 @@ GIF = (
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 PREFIX = "/p/"
-_STORY_PATH = re.compile(r"^/p/([0-9a-z]{1,32})\.gif$")
-_BASE_HEADERS = [
+_STORY_PATH = STORY_PATH
+# The response headers (ASGI form), with X-Republish-Dropped for hits that are not views.
+BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-type", b"image/gif"),
     (b"content-length", str(len(GIF)).encode()),
     (b"cache-control", b"no-store, max-age=0"),
     (b"cross-origin-resource-policy", b"cross-origin"),
     (b"x-content-type-options", b"nosniff"),
-]
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
+)
+RESPONSE_HEADERS: dict[DropReason, tuple[tuple[bytes, bytes], ...]] = {
+    reason: BASE_HEADERS
+    + (((b"x-republish-dropped", reason.value.encode()),) if reason is not DropReason.NONE else ())
+    for reason in DropReason
+}
 
 
 class PixelApp:
@@ -70,10 +66,7 @@ class PixelApp:
     ) -> None:
         self.log_dir = log_dir
         self.log = HitLog(log_dir / "segments", sync=sync)
-        self.salts = DailySalts(log_dir / "salts")
-        self.client_ip_header = client_ip_header.lower().encode("latin-1")
-        self.bots = bots or default_filter()
-        self.clock = clock
+        self.core = HitCore(log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PixelApp:
@@ -91,57 +84,22 @@ class PixelApp:
         """Make every pending hit durable and seal the segment."""
         await self.log.aclose()
 
-    def _client_ip(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> str:
-        if self.client_ip_header:
-            forwarded = _header(headers, self.client_ip_header)
-            if forwarded:
-                return forwarded.rsplit(",", 1)[-1].strip()
-        client = scope.get("client")
-        return str(client[0]) if client else ""
-
-    def record_for(self, scope: Scope) -> HitRecord:
-        """Classify one request and build its record (no raw IP or User-Agent in it)."""
-        now = self.clock()
-        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
-        match = _STORY_PATH.match(scope.get("path", ""))
-        referer = _header(headers, b"referer")
-        page = page_url(referer)
-        if match is None:
-            return HitRecord(
-                int(now * 1000), "", Verdict.UNKNOWN_STORY, DropReason.MALFORMED, "", page
-            )
-        story_id = match.group(1)
-        user_agent = _header(headers, b"user-agent")
-        verdict, reason = classify(
-            user_agent,
-            referer,
-            _header(headers, b"sec-purpose"),
-            _header(headers, b"purpose"),
-            _header(headers, b"x-moz"),
-            self.bots.is_bot(user_agent),
-        )
-        visitor = ""
-        if verdict is Verdict.HUMAN:
-            day = datetime.fromtimestamp(now, UTC).date()
-            visitor = self.salts.visitor_hash(
-                day, self._client_ip(scope, headers), user_agent, story_id
-            )
-        return HitRecord(int(now * 1000), story_id, verdict, reason, visitor, page)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
             return
-        headers = list(_BASE_HEADERS)
+        reason = DropReason.NONE
         try:
-            record = self.record_for(scope)
-            if record.reason is not DropReason.NONE:
-                headers.append((b"x-republish-dropped", record.reason.value.encode()))
-            await self.log.append(encode(record))
+            wanted = self.core.header_names
+            fields = {name: value for name, value in scope["headers"] if name in wanted}
+            client = scope.get("client")
+            line, reason = self.core.hit(scope["path"], fields, client[0] if client else "")
+            await self.log.append(line)
         except Exception:  # the pixel always answers; the failure is logged
             logger.exception("hit not recorded")
+        # Fresh messages and header lists: middleware around a mounted pixel may edit them.
+        headers = list(RESPONSE_HEADERS[reason])
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         body = b"" if scope.get("method") == "HEAD" else GIF
         await send({"type": "http.response.body", "body": body})

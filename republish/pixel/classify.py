@@ -7,6 +7,7 @@ when the hit is rolled up.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from republish.hits import DropReason, Verdict
@@ -43,21 +44,24 @@ def is_cms_preview(referer: str) -> bool:
     return any(key.lower() in _PREVIEW_PARAMS for key, _ in parse_qsl(parts.query))
 
 
-def classify(
-    user_agent: str,
-    referer: str,
-    sec_purpose: str,
-    purpose: str,
-    x_moz: str,
-    is_bot: bool,
-) -> tuple[Verdict, DropReason]:
-    """The verdict and drop reason for one request (``is_bot`` from the bot filter)."""
+def user_agent_reason(user_agent: str, is_bot: Callable[[str], bool]) -> DropReason:
+    """``no-user-agent``, ``bot-user-agent`` or none: what the User-Agent alone says."""
     if not user_agent.strip():
-        return Verdict.BOT, DropReason.NO_USER_AGENT
-    if is_bot:
-        return Verdict.BOT, DropReason.BOT_USER_AGENT
-    if is_prefetch(sec_purpose, purpose, x_moz):
+        return DropReason.NO_USER_AGENT
+    if is_bot(user_agent):
+        return DropReason.BOT_USER_AGENT
+    return DropReason.NONE
+
+
+def classify(
+    ua_reason: DropReason, prefetch: bool, cms_preview: bool
+) -> tuple[Verdict, DropReason]:
+    """The verdict and drop reason for one request, in order of precedence: the
+    User-Agent (from :func:`user_agent_reason`), a prefetch, a CMS preview Referer."""
+    if ua_reason is not DropReason.NONE:
+        return Verdict.BOT, ua_reason
+    if prefetch:
         return Verdict.PREFETCH, DropReason.PREFETCH
-    if referer and is_cms_preview(referer):
+    if cms_preview:
         return Verdict.PREVIEW, DropReason.CMS_PREVIEW
     return Verdict.HUMAN, DropReason.NONE

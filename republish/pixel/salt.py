@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 SALT_BYTES = 32
+DIGEST_BYTES = 16
 KEEP = timedelta(hours=48)
 
 
@@ -67,7 +68,23 @@ class DailySalts:
                 removed.append(path)
         return removed
 
+    def keyed(self, day: date) -> hashlib.blake2b:
+        """An empty BLAKE2b keyed with ``day``'s salt: ``h = keyed.copy(); h.update(m)``
+        gives the visitor hash of ``m`` without hashing the key block again."""
+        return hashlib.blake2b(key=self.salt_for(day), digest_size=DIGEST_BYTES)
+
     def visitor_hash(self, day: date, ip: str, user_agent: str, story_id: str) -> str:
         """Keyed BLAKE2b of IP, User-Agent and story under ``day``'s salt (128 bits, hex)."""
-        message = "\x00".join((ip, user_agent, story_id)).encode("utf-8", "replace")
-        return hashlib.blake2b(message, key=self.salt_for(day), digest_size=16).hexdigest()
+        return visitor_hash(self.keyed(day), ip, user_agent, story_id)
+
+
+def visitor_message(ip: str, user_agent: str, story_id: str) -> bytes:
+    """What the visitor hash is taken of: IP, User-Agent and story, NUL-separated."""
+    return "\x00".join((ip, user_agent, story_id)).encode("utf-8", "replace")
+
+
+def visitor_hash(keyed: hashlib.blake2b, ip: str, user_agent: str, story_id: str) -> str:
+    """The visitor hash (hex) under a hasher from :meth:`DailySalts.keyed`."""
+    hasher = keyed.copy()
+    hasher.update(visitor_message(ip, user_agent, story_id))
+    return hasher.hexdigest()
