@@ -379,10 +379,7 @@ def test_xhtml_with_xml_declaration() -> None:
     assert "new tide tables" in story.body_text
 
 
-def test_fallback_when_trafilatura_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from republish.ingest import extract as extract_module
-
-    monkeypatch.setattr(extract_module.trafilatura, "bare_extraction", lambda *a, **k: None)
+def test_short_story_with_a_list() -> None:
     html = (
         "<html><body><nav><a href='/'>Home</a></nav><article><h1>Pass closed</h1>"
         "<p>The pass closed at noon.</p><ul><li>Use Route 4.</li></ul></article></body></html>"
@@ -412,20 +409,18 @@ def test_page_dates(value: str, expected: datetime | None) -> None:
     assert parse_date(value) == expected
 
 
-def test_loose_text_is_gathered_into_paragraphs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lxml import etree
-
-    from republish.ingest import extract as extract_module
-
-    def fake_main_content(root: object, url: str) -> etree._Element:
-        return etree.fromstring(
-            "<body>Loose opening with <a href='https://x.example/'>a link</a> inside."
-            "<p>A paragraph.</p>Trailing words<div>Plain div text</div></body>"
-        )
-
-    monkeypatch.setattr(extract_module, "_main_content", fake_main_content)
-    story = extract("<html><body><p>x</p></body></html>", "https://news.example/a")
+def test_loose_text_is_gathered_into_paragraphs() -> None:
+    page = (
+        "<html><body><nav><a href='/'>Home</a></nav><div class='story'>"
+        "Loose opening with <a href='https://x.example/'>a link</a> inside, long enough "
+        "to count as the story's own text and not a caption or a label.<br>"
+        "<p>A paragraph that is long enough to be scored as part of the story.</p>"
+        "Trailing words<div>Plain div text</div></div></body></html>"
+    )
+    story = extract(page, "https://news.example/a")
     assert story.body_html == (
-        '<p>Loose opening with <a href="https://x.example/">a link</a> inside.</p>'
-        "<p>A paragraph.</p><p>Trailing words</p><p>Plain div text</p>"
+        '<p>Loose opening with <a href="https://x.example/">a link</a> inside, long enough '
+        "to count as the story's own text and not a caption or a label.<br></p>"
+        "<p>A paragraph that is long enough to be scored as part of the story.</p>"
+        "<p>Trailing words</p><p>Plain div text</p>"
     )

@@ -1,8 +1,14 @@
 """Newsroom chrome: what surrounds a story on its page and is not part of it.
 
-Removed from the parsed page before the main-content extractor runs: promos
+Removed from the parsed page in two passes: :func:`strip_chrome_markup` (by tag and by
+class/id/role tokens, over the whole page, before the main content is chosen) and
+:func:`strip_chrome_text` (by telltale short texts, inside the chosen content): promos
 (newsletter, donation, "Republish This Story"), share bars, related links, ads, skip
 links, browser notices, author bio boxes, captions, embeds and media.
+
+Both passes visit in Python only the elements that can be chrome: the markup pass the
+elements with a class, id, role or hidden marker and the furniture tags, found by one
+compiled XPath; decisions are cached per distinct marker.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ CHROME_TOKENS = frozenset(
         "embed", "gallery", "slideshow", "video", "photo", "disclaimer", "banner",
         "screen", "sronly", "visually", "hidden", "print", "tags", "topics", "dek", "deck",
         "standfirst", "subtitle", "kicker", "byline", "bylines", "meta", "timestamp",
+        "consent", "gdpr", "nextprev", "prev", "previous", "pagination", "pager",
+        "shortlink", "navigation", "menu", "newsletter-signup",
     }
 )  # fmt: skip
 #: Tokens that mark the story itself: an element carrying one is never dropped.
@@ -68,23 +76,40 @@ _HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
 
 
 _NO_TOKENS: frozenset[str] = frozenset()
+_ROLE_TOKENS = {
+    "complementary": "sidebar",
+    "navigation": "sidebar",
+    "banner": "advert",
+    "contentinfo": "sidebar",
+    "dialog": "modal",
+    "alertdialog": "modal",
+}
 
 
-def _tokens(element: etree._Element) -> frozenset[str] | set[str]:
+def _tokens(element: etree._Element) -> frozenset[str]:
     attrib = element.attrib
     if not attrib:
         return _NO_TOKENS
     classes, ident = attrib.get("class"), attrib.get("id")
     role, hidden = attrib.get("role"), attrib.get("aria-hidden")
-    if not (classes or ident or role or hidden):
+    if not (classes or ident or role or hidden or "hidden" in attrib):
         return _NO_TOKENS
-    tokens = set(_TOKEN_SPLIT.split(f"{classes or ''} {ident or ''}".lower()))
-    if role in {"complementary", "navigation", "banner", "contentinfo"}:
-        tokens.add("advert" if role == "banner" else "sidebar")
-    if (hidden or "").lower() == "true":
-        tokens.add("hidden")
-    tokens.discard("")
-    return tokens
+    key = (classes, ident, role, hidden, "hidden" in attrib)
+    found = _TOKEN_CACHE.get(key)
+    if found is None:
+        tokens = set(_TOKEN_SPLIT.split(f"{classes or ''} {ident or ''}".lower()))
+        if role in _ROLE_TOKENS:
+            tokens.add(_ROLE_TOKENS[role])
+        if (hidden or "").lower() == "true" or "hidden" in attrib:
+            tokens.add("hidden")
+        tokens.discard("")
+        if len(_TOKEN_CACHE) > 20000:
+            _TOKEN_CACHE.clear()
+        found = _TOKEN_CACHE[key] = frozenset(tokens)
+    return found
+
+
+_TOKEN_CACHE: dict[tuple[str | None, str | None, str | None, str | None, bool], frozenset[str]] = {}
 
 
 def _remove(element: etree._Element) -> None:
@@ -105,30 +130,35 @@ def _remove(element: etree._Element) -> None:
 #: Cheap test before the (slower) CHROME_TEXT regular expression: one of its words.
 _CHROME_WORDS = re.compile(
     "republish|skip|explorer|browser|newsletter|donat|support|share|advertisement|related"
-    "|read|see|more|message|join|listen|print|email|copy"
+    "|read|see|more|message|join|listen|print|email|copy|latest|recommend|trending|popular"
+    "|top|other|you|most|editor",
+    re.I,
 )
-
-
-def _may_be_chrome_text(text: str) -> bool:
-    return _CHROME_WORDS.search(text.lower()) is not None
-
-
 _TEXT_CHECKED = frozenset(
     {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "h5", "h6", "strong"}
+)
+_string = etree.XPath("string()")
+_may_be_chrome = etree.XPath(
+    "//*[@class or @id or @role or @aria-hidden or @hidden]"
+    "|//form|//nav|//aside|//dialog|//header|//footer"
 )
 
 
 def _paragraph_text_length(element: etree._Element) -> int:
-    return sum(len(p.text_content() or "") for p in element.iter("p"))
+    return sum(len(_string(p)) for p in element.iter("p"))
 
 
-def _chrome_box(element: etree._Element, limit: int) -> etree._Element:
+def _chrome_box(element: etree._Element, limit: int, scope: etree._Element) -> etree._Element:
     """The small box a telltale heading or label belongs to ("Republish This Story" and
     the text under it), or the element itself when its parent is part of the story."""
     box = element
     for _ in range(3):
         parent = box.getparent()
-        if parent is None or parent.tag not in {"div", "section", "aside", "footer"}:
+        if (
+            parent is None
+            or parent is scope
+            or parent.tag not in {"div", "section", "aside", "footer"}
+        ):
             break
         if _tokens(parent) & KEEP_TOKENS:
             break
@@ -138,55 +168,77 @@ def _chrome_box(element: etree._Element, limit: int) -> etree._Element:
     return box
 
 
-def strip_chrome(root: etree._Element) -> None:
-    """Remove chrome from ``root`` in place (see the module docstring)."""
-    # Paragraph text, not all text: inline scripts and styles would dwarf the story.
-    page_p_length = _paragraph_text_length(root)
-    limit = max(400, int(0.4 * page_p_length))
+def page_limit(root: etree._Element) -> int:
+    """Paragraph text a chrome-marked container may hold before it counts as the story
+    (inline scripts and styles would dwarf the story, so paragraph text only)."""
+    return max(400, int(0.4 * _paragraph_text_length(root)))
+
+
+def _is_chrome_markup(element: etree._Element) -> bool:
+    tag = element.tag
+    if tag in {"html", "body", "article", "main"}:
+        return False
+    tokens = _tokens(element)
+    if tag == "blockquote" and _EMBED_CLASSES.search(element.get("class") or ""):
+        return True
+    if tokens & KEEP_TOKENS:
+        return tag in {"header", "footer"}
+    return bool(tokens & CHROME_TOKENS) or tag in FURNITURE_TAGS
+
+
+def strip_chrome_markup(root: etree._Element, limit: int | None = None) -> None:
+    """Remove elements that are chrome by tag or by class/id/role tokens (see the module
+    docstring); never a container holding ``limit`` or more paragraph text."""
+    etree.strip_elements(
+        root, *DROP_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False
+    )
+    if limit is None:
+        limit = page_limit(root)
+    removed: set[etree._Element] = set()
+    for element in _may_be_chrome(root):
+        if not _is_chrome_markup(element):
+            continue
+        if removed and any(ancestor in removed for ancestor in element.iterancestors()):
+            continue
+        # A chrome class on a container holding much of the story is a false alarm.
+        if _paragraph_text_length(element) < limit:
+            removed.add(element)
+            _remove(element)
+
+
+def strip_chrome_text(scope: etree._Element, limit: int) -> None:
+    """Remove small elements inside ``scope`` whose text is a telltale of chrome, with
+    the small box they head (and a teaser heading's list of links)."""
     doomed: list[etree._Element] = []
-    for element in root.iter():
+    for element in scope.iter(*_TEXT_CHECKED):
+        if len(element) > 4:
+            # Only small elements: a telltale phrase inside a long container says nothing.
+            continue
+        text = _string(element)
+        if len(text) > 400 or not _CHROME_WORDS.search(text):
+            continue
+        text = " ".join(text.split())
         tag = element.tag
-        if not isinstance(tag, str):
-            doomed.append(element)  # comments, processing instructions
-            continue
-        if tag in DROP_TAGS:
-            doomed.append(element)
-            continue
-        if tag in {"html", "body", "article", "main"}:
-            continue
-        tokens = _tokens(element)
-        if tag == "blockquote" and _EMBED_CLASSES.search(element.get("class") or ""):
-            doomed.append(element)
-        elif (
-            (tokens & CHROME_TOKENS and not tokens & KEEP_TOKENS)
-            or tag in {"header", "footer"}
-            or (tag in FURNITURE_TAGS and not tokens & KEEP_TOKENS)
+        if (
+            len(text) < 60
+            and (tag in _HEADINGS or not len(element))
+            and _RELATED_HEADING.match(text)
         ):
-            # A chrome class on a container holding much of the story is a false alarm.
-            if _paragraph_text_length(element) < limit:
-                doomed.append(element)
-        elif tag in _TEXT_CHECKED and len(element) <= 4:
-            # Only small elements: a telltale phrase inside a long container says nothing,
-            # and reading every container's text would cost quadratic time.
-            text = element.text_content() or ""
-            if len(text) > 400:
-                continue
-            text = " ".join(text.split())
-            if not text:
-                continue
-            if (
-                len(text) < 60
-                and (tag in _HEADINGS or not len(element))
-                and (_RELATED_HEADING.match(text))
-            ):
-                # A teaser heading: its box, and the list of links that follows it.
-                box = _chrome_box(element, limit)
-                doomed.append(box)
-                following = box.getnext()
-                if following is not None and following.tag in {"ul", "ol", "div"}:
-                    if _paragraph_text_length(following) < limit:
-                        doomed.append(following)
-            elif len(text) < 200 and _may_be_chrome_text(text) and CHROME_TEXT.search(text):
-                doomed.append(_chrome_box(element, limit))
+            # A teaser heading: its box, and the list of links that follows it.
+            box = _chrome_box(element, limit, scope)
+            doomed.append(box)
+            following = box.getnext()
+            if following is not None and following.tag in {"ul", "ol", "div"}:
+                if _paragraph_text_length(following) < limit:
+                    doomed.append(following)
+        elif len(text) < 200 and CHROME_TEXT.search(text):
+            doomed.append(_chrome_box(element, limit, scope))
     for element in doomed:
         _remove(element)
+
+
+def strip_chrome(root: etree._Element) -> None:
+    """Remove chrome from the whole of ``root`` in place: both passes."""
+    limit = page_limit(root)
+    strip_chrome_markup(root, limit)
+    strip_chrome_text(root, limit)

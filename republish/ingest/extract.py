@@ -2,8 +2,9 @@
 
 Pure: no network. Metadata comes from JSON-LD (including ``@graph``), then OpenGraph and
 other meta tags, then the markup (``h1``, byline elements, ``time``). The body is the
-main content found by trafilatura on a page stripped of newsroom chrome, mapped onto
-the allow-list of :mod:`republish.clean`.
+main content found by our own heuristics (:mod:`republish.ingest._content`) on a page
+stripped of newsroom chrome (:mod:`republish.ingest._chrome`), made safe by
+:mod:`republish.clean`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import re
 from typing import Any
 
 import lxml.html
-import trafilatura
 from lxml import etree
 
 from republish import clean
-from republish.ingest import _profile
-from republish.ingest._chrome import strip_chrome
+from republish.ingest import _content, _profile
+from republish.ingest._chrome import page_limit, strip_chrome_markup, strip_chrome_text
 from republish.ingest._meta import Meta, page_meta
 from republish.ingest.origin import detect_origin
 from republish.models import Extracted, SiteProfile
@@ -52,13 +52,16 @@ def decode(content: str | bytes) -> str:
         return content.decode("cp1252", errors="replace")
 
 
+_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
+
+
 def parse(html: str | bytes) -> etree._Element | None:
     """The page as an lxml tree, or None when there is no markup at all."""
     text = _XML_DECL.sub("", decode(html).lstrip("\ufeff")).strip()
     if not text:
         return None
     try:
-        return lxml.html.document_fromstring(text)
+        return lxml.html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
 
@@ -86,59 +89,6 @@ def _credit_text(root: etree._Element) -> str:
         if text and len(text) < 400:
             parts.append(text)
     return "\n".join(parts[:10])
-
-
-# trafilatura's internal (TEI-like) tags mapped to ours; its own HTML output loses
-# ordered lists, so the conversion is done here.
-_TEI_TAGS = {"item": "li", "quote": "blockquote", "lb": "br", "code": "p", "row": "p"}
-_TEI_HI = {"#b": "b", "#i": "i", "#u": "span", "#t": "span", "#sub": "span", "#sup": "span"}
-
-
-def _main_content(root: etree._Element, url: str) -> etree._Element | None:
-    document = trafilatura.bare_extraction(
-        root,
-        url=url or None,
-        include_links=True,
-        include_formatting=True,
-        include_images=False,
-        include_tables=True,
-        include_comments=False,
-        deduplicate=False,
-        with_metadata=False,
-        # Skip trafilatura's fallback extractors: on the aeb-dev slice they cost recall
-        # and precision (bench/RESULTS.md) as well as time.
-        fast=True,
-    )
-    body = getattr(document, "body", None)
-    if body is None or not len(body):
-        return None
-    for element in list(body.iter()):
-        tag = element.tag
-        rend = element.get("rend", "")
-        if tag == "graphic":
-            element.getparent().remove(element)
-            continue
-        href = element.get("target", "") if tag == "ref" else ""
-        element.attrib.clear()
-        if tag == "head":
-            element.tag = rend if rend in {"h1", "h2", "h3", "h4", "h5", "h6"} else "h3"
-        elif tag == "list":
-            element.tag = "ol" if rend == "ol" else "ul"
-        elif tag == "hi":
-            element.tag = _TEI_HI.get(rend, "i")
-        elif tag == "ref":
-            element.tag = "a"
-            if href:
-                element.set("href", href)
-        elif tag == "cell":
-            element.tag = "span"
-            element.tail = " " + (element.tail or "")
-        elif tag in _TEI_TAGS:
-            element.tag = _TEI_TAGS[tag]
-        elif tag not in _BODY_BLOCKS and tag not in {"p", "br"}:
-            element.tag = "div" if tag in {"body", "table", "div"} else "span"
-    _drop_link_debris(body, url)
-    return body
 
 
 def _text_length(element: etree._Element) -> int:
@@ -183,26 +133,6 @@ def _drop(element: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + element.tail
     parent.remove(element)
-
-
-def _fallback_content(root: etree._Element) -> etree._Element | None:
-    """Paragraph-like blocks of the first article or main element, when trafilatura finds
-    nothing."""
-    container = next(iter(root.iter("article", "main")), None)
-    if container is None:
-        container = root.find("body")
-    if container is None:
-        return None
-    blocks = [
-        element
-        for element in container.iter(*_BODY_BLOCKS)
-        if not any(ancestor.tag in _BODY_BLOCKS for ancestor in element.iterancestors())
-    ]
-    if not blocks:
-        return None
-    wrapper = etree.Element("div")
-    wrapper.extend(blocks)
-    return wrapper
 
 
 def _strip_leading_duplicates(body: etree._Element, meta: Meta) -> None:
@@ -266,11 +196,27 @@ def _wrap_loose_text(body: etree._Element) -> etree._Element:
     return wrapped
 
 
+def _main_content(root: etree._Element, url: str, limit: int) -> etree._Element | None:
+    """The story's blocks, from a page with its chrome markup removed (``limit``: see
+    :func:`page_limit`)."""
+    boxes = _content.container(root)
+    if not boxes:
+        return None
+    for box in boxes:
+        strip_chrome_text(box, limit)
+    found = _content.blocks(boxes)
+    if not found:
+        return None
+    body = etree.Element("div")
+    body.extend(found)
+    _drop_link_debris(body, url)
+    return body
+
+
 def _body_html(root: etree._Element, meta: Meta, base_url: str) -> str:
-    strip_chrome(root)
-    body = _main_content(root, base_url)
-    if body is None:
-        body = _fallback_content(root)
+    limit = page_limit(root)
+    strip_chrome_markup(root, limit)
+    body = _main_content(root, base_url, limit)
     if body is None:
         return ""
     _strip_leading_duplicates(body, meta)
