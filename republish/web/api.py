@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from republish import publishers as publisher_service
 from republish.ingest.push import InvalidPush, story_from_push
+from republish.ingest.revisions import diff_revisions
 from republish.ingest.run import IngestError, ingest_extracted, ingest_url
 from republish.models import Publisher, Story
 from republish.snippet import render_snippet
@@ -38,6 +39,7 @@ from republish.web._http import (
     unauthorized,
 )
 from republish.web.serialize import (
+    diff_to_json,
     override_to_json,
     revision_to_json,
     snippet_to_json,
@@ -222,6 +224,31 @@ def list_revisions(request: Request) -> JSONResponse:
     )
 
 
+def _revision_number(request: Request, value: str | None, name: str) -> int:
+    if value is None or not value.isdigit() or not 0 < int(value) < 2**31:
+        fail(422 if name == "against" else 404, f"{name}: expected a revision number")
+    return int(value)
+
+
+def revision_diff(request: Request) -> JSONResponse:
+    """``GET /api/v1/stories/{story_id}/revisions/{revision}/diff?against=N`` (admin or the
+    owner's token): unified diffs of headline and text from revision N (default: the one
+    before) to this one."""
+    story, _, _ = _owned_story(request)
+    number = _revision_number(request, request.path_params["revision"], "revision")
+    against_param = request.query_params.get("against")
+    against = number - 1
+    if against_param is not None:
+        against = _revision_number(request, against_param, "against")
+    with db_of(request).connect() as conn:
+        try:
+            new = story_store.get_revision(conn, story.id, number)
+            old = story_store.get_revision(conn, story.id, against) if against else None
+        except NotFound as exc:
+            fail(404, str(exc))
+    return json_response(diff_to_json(diff_revisions(old, new)))
+
+
 def get_snippet(request: Request) -> JSONResponse:
     """``GET /api/v1/stories/{story_id}/snippet`` (CORS: any origin)."""
     story, publisher = _story(request, request.path_params["story_id"])
@@ -297,6 +324,11 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/stories", create_story, methods=["POST"]),
         Route("/api/v1/stories/{story_id}", get_story, methods=["GET"]),
         Route("/api/v1/stories/{story_id}/revisions", list_revisions, methods=["GET"]),
+        Route(
+            "/api/v1/stories/{story_id}/revisions/{revision}/diff",
+            revision_diff,
+            methods=["GET"],
+        ),
         Route("/api/v1/stories/{story_id}/snippet", get_snippet, methods=["GET"]),
         Route("/api/v1/stories/{story_id}/override", set_override, methods=["POST"]),
         Route("/api/v1/stories/{story_id}/overrides", list_overrides, methods=["GET"]),

@@ -104,6 +104,13 @@ SCHEMAS: dict[str, Any] = {
             "republishable": {"type": "boolean"},
             "reason": _STRING,
             "override": {"type": ["object", "null"]},
+            "withdrawn_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the story was withdrawn at its source (then it is not "
+                "republishable); null while it is offered",
+            },
+            "withdrawn_reason": _STRING,
             "snippet_url": _STRING,
             "republish_url": _STRING,
         },
@@ -134,6 +141,17 @@ SCHEMAS: dict[str, Any] = {
         'With the admin token, add "publisher": SLUG.',
     },
     "Widget": {"type": "object", "description": "What the widget shows (see docs/api.md)."},
+    "RevisionDiff": {
+        "type": "object",
+        "properties": {
+            "story_id": _STRING,
+            "from": {"type": "integer", "description": "0: compared against nothing"},
+            "to": {"type": "integer"},
+            "changed": {"type": "boolean"},
+            "headline_diff": {**_STRING, "description": "Unified diff; empty if unchanged"},
+            "body_diff": {**_STRING, "description": "Unified diff of the story text"},
+        },
+    },
 }
 
 
@@ -234,6 +252,23 @@ def openapi() -> dict[str, Any]:
         "/api/v1/stories/{story_id}/revisions": {
             "get": _operation(
                 "A story's stored revisions", _json(listing, "Revisions"), parameters=[_STORY_ID]
+            ),
+        },
+        "/api/v1/stories/{story_id}/revisions/{revision}/diff": {
+            "get": _operation(
+                "What changed in a revision: unified diffs of headline and text",
+                _json(_ref("RevisionDiff"), "Diff"),
+                security=_ADMIN_OR_PUBLISHER,
+                parameters=[
+                    _STORY_ID,
+                    _param("revision", "path", "Revision number (1, 2, ...)", {"type": "integer"}),
+                    _param(
+                        "against",
+                        "query",
+                        "Revision to compare with (default: the one before)",
+                        {"type": "integer"},
+                    ),
+                ],
             ),
         },
         "/api/v1/stories/{story_id}/snippet": {

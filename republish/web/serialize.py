@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from republish.ingest.revisions import RevisionDiff
 from republish.models import Publisher, Revision, Story
 from republish.policy import decide
 from republish.snippet import Snippet
@@ -68,6 +69,8 @@ def story_to_json(story: Story, publisher: Publisher, base_url: str) -> dict[str
         "republishable": decision.republishable,
         "reason": decision.reason,
         "override": override,
+        "withdrawn_at": _iso(story.withdrawn_at),
+        "withdrawn_reason": story.withdrawn_reason,
         "created_at": _iso(story.created_at),
         "modified_at": _iso(story.modified_at),
         "snippet_url": snippet_url(base_url, story.id),
@@ -85,6 +88,18 @@ def revision_to_json(revision: Revision) -> dict[str, Any]:
         "bylines": list(revision.bylines),
         "source": revision.source,
         "created_at": _iso(revision.created_at),
+    }
+
+
+def diff_to_json(diff: RevisionDiff) -> dict[str, Any]:
+    """What changed from one revision to another (unified diffs; "" where nothing did)."""
+    return {
+        "story_id": diff.story_id,
+        "from": diff.old,
+        "to": diff.new,
+        "changed": diff.changed,
+        "headline_diff": diff.headline,
+        "body_diff": diff.body,
     }
 
 
