@@ -164,6 +164,19 @@ SETTINGS: tuple[Setting, ...] = (
         _non_negative_float,
     ),
     Setting(
+        "poll_sources",
+        True,
+        "Poll the registered story sources (feeds, WordPress, sitemaps) inside `republish "
+        "serve` when they are due. Turn off when `republish watch` runs on its own.",
+        _bool,
+    ),
+    Setting(
+        "poll_concurrency",
+        2,
+        "How many sources the in-process scheduler polls at the same time.",
+        _positive_int,
+    ),
+    Setting(
         "secret_key",
         None,
         "Key that signs dashboard session cookies and CSRF tokens. Unset: a random key per "
@@ -204,6 +217,8 @@ class Settings:
     hit_log_dir: str = "republish-hits"
     client_ip_header: str = ""
     rollup_interval_s: float = 5.0
+    poll_sources: bool = True
+    poll_concurrency: int = 2
     secret_key: Secret | None = None
     smtp_host: str = ""
     smtp_port: int = 587

@@ -320,3 +320,22 @@ def test_scheduler_polls_in_the_background(
         "refused": 0, "failed": 0, "not_modified": 0,
     }  # fmt: skip
     assert scheduler.polled == 1 and scheduler.last_error is None
+
+
+def test_the_web_app_polls_sources_when_asked(
+    db: Database, settings: Settings, daily: Publisher, site: Site
+) -> None:
+    from republish.web import create_app
+    from tests.webclient import WebClient
+
+    source = _source(db, "feed", site.url("/feed.xml"))
+    with WebClient(create_app(settings, database=db)) as web:
+        assert web.app.state.source_scheduler is None  # off unless `serve` asks for it
+    assert _reload(db, source).last_polled_at is None
+    with WebClient(create_app(settings, database=db, poll_sources=True)) as web:
+        scheduler = web.app.state.source_scheduler
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while _reload(db, source).last_polled_at is None and datetime.now(UTC) < deadline:
+            scheduler._stop.wait(0.05)
+    assert not scheduler._thread.is_alive()  # stopped with the app
+    assert (_reload(db, source).last_result or {}).get("new") == 5

@@ -29,7 +29,8 @@ from republish.cli._common import get_settings, open_db
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, pixel: bool) -> None:
-    """Serve the API, widget, republish pages and pixel; roll hits up every few seconds."""
+    """Serve the API, widget, republish pages and pixel; roll hits up every few seconds;
+    poll the registered story sources when they are due (see `republish source`)."""
     import uvicorn
 
     from republish.pixel.app import PixelApp
@@ -38,6 +39,6 @@ def serve(ctx: click.Context, host: str, port: int, pixel: bool) -> None:
     settings = get_settings(ctx)
     db = open_db(settings)  # fails here, with a one-line message, when not migrated
     pixel_app = PixelApp.from_settings(settings) if pixel else None
-    app = create_app(settings, database=db, pixel=pixel_app)
+    app = create_app(settings, database=db, pixel=pixel_app, poll_sources=settings.poll_sources)
     # No access log: it would write readers' addresses and User-Agents to disk.
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")

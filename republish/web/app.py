@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from republish.config import Settings
+from republish.ingest.schedule import SourceScheduler
 from republish.notify import deliver_due
 from republish.pixel.app import PixelApp
 from republish.stats.worker import RollupWorker
@@ -134,6 +135,7 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     database: Database | None = None,
     pixel: PixelApp | None = None,
+    poll_sources: bool = False,
 ) -> Starlette:
     """The web app for ``settings``.
 
@@ -144,6 +146,8 @@ def create_app(
     serve`` does this; ``republish pixel`` serves it alone instead); with it, a
     :class:`RollupWorker` rolls hits up and delivers notifications every
     ``settings.rollup_interval_s`` (0: not at all), with a final pass at shutdown.
+    With ``poll_sources``, a :class:`SourceScheduler` polls the registered story sources
+    when they are due (``settings.poll_concurrency`` at a time) until shutdown.
     """
     db = database if database is not None else Database(settings.database_url)
     owns_db = database is None
@@ -158,9 +162,16 @@ def create_app(
             app.state.rollup_worker = worker
             if worker is not None:
                 worker.start()
+            scheduler = None
+            if poll_sources:
+                scheduler = SourceScheduler(db, settings, concurrency=settings.poll_concurrency)
+                scheduler.start()
+            app.state.source_scheduler = scheduler
             try:
                 yield
             finally:
+                if scheduler is not None:
+                    await run_in_threadpool(scheduler.stop)
                 if pixel is not None:
                     await pixel.shutdown()
                 if worker is not None:
