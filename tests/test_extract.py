@@ -310,7 +310,7 @@ def test_teaser_boxes_go_but_story_subheadings_stay() -> None:
     )
     assert root is not None
     strip_chrome(root)
-    text = " ".join(root.text_content().split())
+    text = " ".join("".join(root.itertext()).split())
     assert "Latest developments" in text and "Volunteers planted beach grass." in text
     assert "Story paragraph 5" in text
     for gone in (

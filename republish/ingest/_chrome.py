@@ -131,8 +131,7 @@ def _remove(element: etree._Element) -> None:
 _CHROME_WORDS = re.compile(
     "republish|skip|explorer|browser|newsletter|donat|support|share|advertisement|related"
     "|read|see|more|message|join|listen|print|email|copy|latest|recommend|trending|popular"
-    "|top|other|you|most|editor",
-    re.I,
+    "|top|other|you|most|editor"
 )
 _TEXT_CHECKED = frozenset(
     {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "h5", "h6", "strong"}
@@ -174,7 +173,22 @@ def page_limit(root: etree._Element) -> int:
     return max(400, int(0.4 * _paragraph_text_length(root)))
 
 
+_MARKUP_CACHE: dict[tuple[str, str | None, str | None, str | None, str | None, bool], bool] = {}
+
+
 def _is_chrome_markup(element: etree._Element) -> bool:
+    tag = element.tag
+    get = element.get
+    key = (tag, get("class"), get("id"), get("role"), get("aria-hidden"), get("hidden") is not None)
+    found = _MARKUP_CACHE.get(key)
+    if found is None:
+        if len(_MARKUP_CACHE) > 20000:
+            _MARKUP_CACHE.clear()
+        found = _MARKUP_CACHE[key] = _decide_chrome_markup(element)
+    return found
+
+
+def _decide_chrome_markup(element: etree._Element) -> bool:
     tag = element.tag
     if tag in {"html", "body", "article", "main"}:
         return False
@@ -215,9 +229,12 @@ def strip_chrome_text(scope: etree._Element, limit: int) -> None:
             # Only small elements: a telltale phrase inside a long container says nothing.
             continue
         text = _string(element)
-        if len(text) > 400 or not _CHROME_WORDS.search(text):
+        if len(text) > 400:
             continue
         text = " ".join(text.split())
+        # Both tests below need a short text: most story paragraphs stop here.
+        if len(text) >= 200 or not _CHROME_WORDS.search(text.lower()):
+            continue
         tag = element.tag
         if (
             len(text) < 60
@@ -231,7 +248,7 @@ def strip_chrome_text(scope: etree._Element, limit: int) -> None:
             if following is not None and following.tag in {"ul", "ol", "div"}:
                 if _paragraph_text_length(following) < limit:
                     doomed.append(following)
-        elif len(text) < 200 and CHROME_TEXT.search(text):
+        elif CHROME_TEXT.search(text):
             doomed.append(_chrome_box(element, limit, scope))
     for element in doomed:
         _remove(element)

@@ -29,6 +29,7 @@ _ARTICLE_TYPES = {
     "scholarlyarticle",
 }
 _TITLE_SUFFIX = re.compile(r"\s+[|\u2013\u2014\-:\u00b7]\s+[^|\u2013\u2014\-:\u00b7]{2,60}$")
+_string = etree.XPath("string()")
 _BYLINE_SELECTOR = (
     '//*[@rel="author" or @itemprop="author" or '
     'contains(concat(" ", normalize-space(@class), " "), " byline ") or '
@@ -203,7 +204,7 @@ def _from_markup(root: etree._Element, meta: Meta) -> None:
     if not meta.headline:
         h1 = next(iter(root.iter("h1")), None)
         if h1 is not None:
-            meta.headline = " ".join(h1.text_content().split())
+            meta.headline = " ".join(_string(h1).split())
     if not meta.headline:
         title = next(iter(root.iter("title")), None)
         if title is not None:
@@ -211,7 +212,7 @@ def _from_markup(root: etree._Element, meta: Meta) -> None:
     if not meta.bylines:
         names: list[str] = []
         for element in root.xpath(_BYLINE_SELECTOR)[:6]:
-            names.extend(split_byline(element.text_content()))
+            names.extend(split_byline(_string(element)))
         meta.bylines = unique(names)
     if meta.published_at is None:
         for time_el in root.iter("time"):

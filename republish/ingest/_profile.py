@@ -13,6 +13,8 @@ from republish.ingest._bylines import split_byline, unique
 from republish.ingest._dates import parse_date
 from republish.models import SiteProfile
 
+_string = etree.XPath("string()")
+
 
 class ProfileError(ValueError):
     """A site profile selector that is not valid CSS."""
@@ -50,7 +52,7 @@ def select(root: etree._Element, selector: str) -> list[etree._Element]:
 
 
 def _text(element: etree._Element) -> str:
-    return " ".join(element.text_content().split())
+    return " ".join(_string(element).split())
 
 
 def remove_excluded(root: etree._Element, profile: SiteProfile) -> None:

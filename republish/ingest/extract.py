@@ -52,7 +52,10 @@ def decode(content: str | bytes) -> str:
         return content.decode("cp1252", errors="replace")
 
 
-_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
+# Plain lxml elements (no per-element class lookup as with lxml.html's parser);
+# comments and processing instructions never reach the tree.
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+_string = etree.XPath("string()")
 
 
 def parse(html: str | bytes) -> etree._Element | None:
@@ -61,31 +64,47 @@ def parse(html: str | bytes) -> etree._Element | None:
     if not text:
         return None
     try:
-        return lxml.html.document_fromstring(text, parser=_PARSER)
+        root = etree.fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
+    return root if root is not None and isinstance(root.tag, str) else None
 
 
 def _norm(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
 
+_CREDIT_TAGS = ("p", "div", "span", "small", "em", "footer", "section")
+_CREDIT_MARKERS: dict[str, bool] = {}
+
+
+def _is_credit_marker(marker: str) -> bool:
+    found = _CREDIT_MARKERS.get(marker)
+    if found is None:
+        if len(_CREDIT_MARKERS) > 20000:
+            _CREDIT_MARKERS.clear()
+        found = _CREDIT_MARKERS[marker] = bool(
+            marker.strip() and _CREDIT_TOKENS.search(marker) and not _MEDIA_TOKENS.search(marker)
+        )
+    return found
+
+
 def _credit_text(root: etree._Element) -> str:
     """Text of elements that look like credit or syndication notes (before chrome goes)."""
     parts: list[str] = []
-    for element in root.iter("p", "div", "span", "small", "em", "footer", "section"):
-        marker = f"{element.get('class') or ''} {element.get('id') or ''}"
-        if not marker.strip() or not _CREDIT_TOKENS.search(marker):
+    for element in root.iter(_CREDIT_TAGS):
+        attrib = element.attrib
+        if not attrib:
             continue
         # A photo credit ("AP Photo", "(c) The Associated Press") says who took the
         # picture, not who wrote the story.
-        if _MEDIA_TOKENS.search(marker) or any(
+        if not _is_credit_marker(f"{attrib.get('class') or ''} {attrib.get('id') or ''}") or any(
             ancestor.tag in {"figure", "figcaption", "picture"}
             or _MEDIA_TOKENS.search(ancestor.get("class") or "")
             for ancestor in element.iterancestors()
         ):
             continue
-        text = " ".join(element.text_content().split())
+        text = " ".join(_string(element).split())
         if text and len(text) < 400:
             parts.append(text)
     return "\n".join(parts[:10])
