@@ -151,3 +151,33 @@ def test_revision_diff_needs_the_owner(client: WebClient, db: Database, story_id
     _, other = publishers.create_publisher(db, "other", "Other Paper")
     response = client.get(f"/api/v1/stories/{story_id}/revisions/1/diff", headers=bearer(other))
     assert response.status_code == 403
+
+
+def test_dashboard_story_page_shows_withdrawal_and_revision_diffs(
+    client: WebClient, db: Database, owner: tuple[int, str], story_id: str
+) -> None:
+    from republish import users
+    from tests.test_stats_api import PASSWORD, login
+
+    changed = _extracted(
+        body_html="<p>The council meets on <b>Friday</b>.</p><p>Fares stay the same.</p>",
+        body_text="The council meets on Friday.\nFares stay the same.",
+    )
+    with db.begin() as conn:
+        stories.save_story(conn, owner[0], changed, "feed", NOW + timedelta(hours=2))
+    _withdraw(db, story_id)
+    users.create_user(db, "editor@daily.example", PASSWORD, "daily")
+    login(client, "editor@daily.example")
+    response = client.get(f"/dashboard/daily/stories/{story_id}")
+    assert response.status_code == 200
+    page = lxml.html.document_fromstring(response.text)
+    notice = page.xpath("//p[@class='withdrawn']")[0].text_content()
+    assert "Withdrawn 2026-11-30 09:00 UTC: its page answered 410." in notice
+    revisions = page.xpath("//section[@aria-labelledby='revisions-heading']//details")
+    assert len(revisions) == 2
+    newest, first = revisions
+    assert newest.get("open") is not None and first.get("open") is None
+    assert "Revision 2" in newest.xpath("summary")[0].text_content()
+    assert [d.text_content() for d in newest.xpath(".//del")] == ["-The council meets on Thursday."]
+    assert [i.text_content() for i in newest.xpath(".//ins")] == ["+The council meets on Friday."]
+    assert "(first stored)" in first.xpath("summary")[0].text_content()

@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from republish.models import Publisher
+from republish.ingest.revisions import diff_revisions
+from republish.models import Publisher, Revision
 from republish.stats import queries
 from republish.store import publishers as publisher_store
+from republish.store import stories as story_store
 from republish.store.errors import NotFound
 from republish.store.users import User
 from republish.web import pages
@@ -165,6 +167,40 @@ def overview(request: Request) -> Response:
     )
 
 
+#: Revisions whose changes the story page shows (the newest ones).
+SHOWN_REVISIONS = 20
+
+
+def _diff_lines(diff: str) -> list[tuple[str, str]]:
+    """(kind, text) per line of a unified diff: "ins", "del", "hunk" or "" (context)."""
+    lines = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            continue
+        kind = {"+": "ins", "-": "del", "@": "hunk"}.get(line[:1], "")
+        lines.append((kind, line[1:] if kind in {"ins", "del"} else line))
+    return lines
+
+
+def _revision_rows(revisions: list[Revision]) -> list[dict[str, Any]]:
+    """The newest revisions, newest first, each with what changed since the one before."""
+    rows = []
+    previous: dict[int, Revision] = {r.revision + 1: r for r in revisions}
+    for revision in reversed(revisions[-SHOWN_REVISIONS:]):
+        before = previous.get(revision.revision)
+        diff = diff_revisions(before, revision) if before is not None else None
+        rows.append(
+            {
+                "revision": revision.revision,
+                "when": when(revision.created_at.isoformat() if revision.created_at else None),
+                "source": revision.source,
+                "headline": _diff_lines(diff.headline) if diff else [],
+                "body": _diff_lines(diff.body) if diff else [],
+            }
+        )
+    return rows
+
+
 def story_page(request: Request) -> Response:
     """``/dashboard/{slug}/stories/{story_id}``: a story's views and where it ran."""
     viewer = _viewer(request)
@@ -179,6 +215,7 @@ def story_page(request: Request) -> Response:
             return pages.error_page(404, "Story not found", "This publisher has no such story.")
         views = queries.views_per_day(conn, publisher.id, period, story.id)
         report = republications_report(conn, publisher, story)
+        revisions = story_store.list_revisions(conn, story.id)
     rows = [
         {
             **row,
@@ -201,6 +238,8 @@ def story_page(request: Request) -> Response:
         views=views,
         chart=_chart(views, "story-views", f"Views per day of this story, last {days} days"),
         republications=rows,
+        revisions=_revision_rows(revisions),
+        withdrawn_at=when(story.withdrawn_at.isoformat()) if story.withdrawn_at else "",
         here=f"{paths['base']}/stories/{quote(story.id, safe='')}",
         **paths,
     )
