@@ -101,10 +101,17 @@ def _header(headers: Mapping[str, str]) -> str:
     return headers.get("content-type", "")
 
 
-def parse_feed(content: bytes, feed_url: str, *, content_type: str = "") -> list[Entry]:
+def parse_feed(
+    content: bytes,
+    feed_url: str,
+    *,
+    content_type: str = "",
+    min_chars: int = FULL_CONTENT_MIN_CHARS,
+) -> list[Entry]:
     """Entries of a feed document that defusedxml has accepted, newest first.
 
     Pure: ``content`` goes to feedparser as an in-memory stream, never as a URL or path.
+    Entry content whose text is shorter than ``min_chars`` counts as a summary.
     """
     response_headers = {"content-location": feed_url}
     if content_type:
@@ -121,7 +128,7 @@ def parse_feed(content: bytes, feed_url: str, *, content_type: str = "") -> list
     found: list[tuple[datetime | None, Entry]] = []
     seen: set[str] = set()
     for item in parsed.entries:
-        entry = _entry(item, feed_url, site_name)
+        entry = _entry(item, feed_url, site_name, min_chars)
         if entry is None or entry[1].url in seen:
             continue
         seen.add(entry[1].url)
@@ -145,7 +152,7 @@ def _when(item: Mapping[str, Any], key: str) -> datetime | None:
 
 
 def _entry(
-    item: Mapping[str, Any], feed_url: str, site_name: str
+    item: Mapping[str, Any], feed_url: str, site_name: str, min_chars: int
 ) -> tuple[datetime | None, Entry] | None:
     link = absolute_link(item.get("link"), feed_url)
     if link is None:
@@ -170,7 +177,7 @@ def _entry(
         tags=_tags(item),
         site_name=site_name,
     )
-    if len(extracted.body_text) < FULL_CONTENT_MIN_CHARS:
+    if len(extracted.body_text) < min_chars:
         return newest, Entry(url=link, modified_at=newest)
     extracted = dataclasses.replace(extracted, dek=_dek(item, extracted.body_text))
     return newest, Entry(url=link, extracted=extracted, modified_at=newest)
