@@ -277,3 +277,21 @@ def test_non_feeds_are_one_line_errors(
 def test_missing_feed(http_server: LoopbackServer, fetcher: Client) -> None:
     with pytest.raises(SourceError, match="answered 404"):
         read_feed(fetcher, http_server.url("/nowhere"))
+
+
+def test_guid_permalink_and_feedburner_origlink(
+    http_server: LoopbackServer, fetcher: Client
+) -> None:
+    feed = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">
+<channel><title>T</title>
+<item><title>A</title><guid>https://a.example/perma</guid></item>
+<item><title>B</title><guid isPermaLink="false">https://a.example/not-a-link</guid></item>
+<item><title>C</title><link>https://redirect.example/~r/x/abc/</link>
+  <feedburner:origLink>https://a.example/real</feedburner:origLink></item>
+</channel></rss>"""
+    url = http_server.route("/f", Response(200, feed, RSS))
+
+    entries = read_feed(fetcher, url).entries
+
+    assert [e.url for e in entries] == ["https://a.example/perma", "https://a.example/real"]

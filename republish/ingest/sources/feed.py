@@ -154,7 +154,10 @@ def _when(item: Mapping[str, Any], key: str) -> datetime | None:
 def _entry(
     item: Mapping[str, Any], feed_url: str, site_name: str, min_chars: int
 ) -> tuple[datetime | None, Entry] | None:
-    link = absolute_link(item.get("link"), feed_url)
+    # FeedBurner's origLink is the story's own URL; its <link> a tracking redirect.
+    link = absolute_link(item.get("feedburner_origlink"), feed_url) or absolute_link(
+        item.get("link"), feed_url
+    )
     if link is None:
         return None
     # RSS 1.0's dc:date and an Atom entry without <published> give only "updated": that
