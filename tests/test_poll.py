@@ -339,3 +339,37 @@ def test_the_web_app_polls_sources_when_asked(
             scheduler._stop.wait(0.05)
     assert not scheduler._thread.is_alive()  # stopped with the app
     assert (_reload(db, source).last_result or {}).get("new") == 5
+
+
+def test_one_story_stored_by_two_transactions_at_once(db: Database, daily: Publisher) -> None:
+    """Two sources listing the same story, polled in parallel: one story, no error."""
+    import threading
+
+    from republish.models import Extracted
+
+    if db.dialect == "sqlite":
+        pytest.skip("SQLite has one writer at a time: the second transaction waits")
+    assert daily.id is not None
+    extracted = Extracted(
+        headline="Shared story",
+        canonical_url="http://127.0.0.1/news/shared",
+        body_html="<p>Listed twice.</p>",
+        body_text="Listed twice.",
+    )
+    now = datetime.now(UTC)
+    results: list[str] = []
+    with db.begin() as first:
+        _, status = story_store.save_story(first, daily.id, extracted, "feed", now)
+        results.append(status)
+
+        def second() -> None:  # blocks on the unique key until the first one commits
+            with db.begin() as conn:
+                results.append(story_store.save_story(conn, daily.id, extracted, "sitemap", now)[1])
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()
+    thread.join(10)
+    assert results == ["new", "unchanged"]
+    assert _counts(db) == (1, 1)

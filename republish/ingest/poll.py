@@ -331,6 +331,9 @@ def poll_source(
                     progress(1, 1)
             else:
                 listing = _read(http, source)
+        except net.FetchError as exc:  # a reader that let one through: the same failure
+            _record_failure(db, source, _one_line(str(exc)))
+            raise SourceError(_one_line(str(exc))) from exc
         except SourceError as exc:
             _record_failure(db, source, _one_line(str(exc)))
             raise

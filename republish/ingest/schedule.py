@@ -121,6 +121,11 @@ def poll_due(
         except Exception as exc:  # a broken source (or a database outage) must not stop the rest
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.warning("polling source %d failed: %s", source.id, error)
+            try:
+                with db.begin() as conn:
+                    source_store.record_failure(conn, source.id, datetime.now(UTC), error)
+            except Exception:  # the database itself is what failed: the log has it
+                logger.debug("could not record the failure of source %d", source.id)
         if report is not None:
             report(source, summary, error)
 

@@ -153,18 +153,27 @@ def save_story(
         story_id = new_story_id()
         while conn.execute(sa.select(stories.c.id).where(stories.c.id == story_id)).first():
             story_id = new_story_id()
-        conn.execute(
-            stories.insert().values(
-                id=story_id,
-                publisher_id=publisher_id,
-                revision=1,
-                created_at=now,
-                modified_at=now,
-                **values,
-            )
-        )
-        _insert_revision(conn, story_id, 1, extracted, digest, source, now)
-        return get_story(conn, story_id), "new"
+        try:
+            # In a savepoint: when another transaction stored the same URL meanwhile (two
+            # sources listing one story), that story is updated instead.
+            with conn.begin_nested():
+                conn.execute(
+                    stories.insert().values(
+                        id=story_id,
+                        publisher_id=publisher_id,
+                        revision=1,
+                        created_at=now,
+                        modified_at=now,
+                        **values,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            existing = find_story(conn, publisher_id, extracted.canonical_url)
+            if existing is None:
+                raise
+        else:
+            _insert_revision(conn, story_id, 1, extracted, digest, source, now)
+            return get_story(conn, story_id), "new"
     if existing.content_hash == digest:
         return existing, "unchanged"
     revision = existing.revision + 1
