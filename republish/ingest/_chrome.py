@@ -59,6 +59,7 @@ CHROME_TEXT = re.compile(
     r"browser (is|isn.t) (not )?(supported|out of date)|upgrade your browser|"
     r"sign up for (our|the) [\w\s]*newsletter|subscribe to (our|the) [\w\s]*newsletter|"
     r"donate (now|today)|make a (tax-deductible )?donation|support (our|independent) journalism|"
+    r"leave a comment|join the (conversation|discussion)|comments are (open|closed)|"
     r"share (this|on) (story|article|facebook|twitter|x\b)|^advertisement$|^related( stories| "
     r"articles| coverage)?:?$|^(read|see) (more|also):?$|^more (stories|from)",
     re.I,
@@ -131,7 +132,7 @@ def _remove(element: etree._Element) -> None:
 _CHROME_WORDS = re.compile(
     "republish|skip|explorer|browser|newsletter|donat|support|share|advertisement|related"
     "|read|see|more|message|join|listen|print|email|copy|latest|recommend|trending|popular"
-    "|top|other|you|most|editor"
+    "|top|other|you|most|editor|comment|conversation|discussion"
 )
 _TEXT_CHECKED = frozenset(
     {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "h5", "h6", "strong"}

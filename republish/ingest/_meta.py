@@ -158,7 +158,9 @@ def _first(tags: dict[str, list[str]], *keys: str) -> str:
 
 def _from_meta_tags(root: etree._Element, meta: Meta) -> None:
     tags = _meta_tags(root)
-    meta.headline = meta.headline or _first(tags, "og:title", "twitter:title", "parsely-title")
+    meta.headline = meta.headline or _first(
+        tags, "og:title", "twitter:title", "parsely-title", "dcterms.title", "dc.title"
+    )
     meta.dek = meta.dek or _first(tags, "og:description", "description", "twitter:description")
     if not meta.bylines:
         authors = tags.get("author", []) + tags.get("article:author", [])
@@ -180,12 +182,17 @@ def _from_meta_tags(root: etree._Element, meta: Meta) -> None:
             "publishdate",
             "date",
             "dc.date",
+            "dcterms.date",
+            "dcterms.created",
+            "dcterms.issued",
         )
     )
     meta.updated_at = meta.updated_at or parse_date(
-        _first(tags, "article:modified_time", "og:updated_time", "datemodified")
+        _first(tags, "article:modified_time", "og:updated_time", "datemodified", "dcterms.modified")
     )
-    meta.section = meta.section or _first(tags, "article:section", "parsely-section")
+    meta.section = meta.section or _first(
+        tags, "article:section", "parsely-section", "articlesection"
+    )
     if not meta.tags:
         meta.tags = tuple(tags.get("article:tag", [])) or tuple(
             _keywords(_first(tags, "news_keywords", "keywords", "parsely-tags"))
@@ -198,6 +205,29 @@ def _from_meta_tags(root: etree._Element, meta: Meta) -> None:
             canonical = (link.get("href") or "").strip()
             break
     meta.canonical_url = canonical or _first(tags, "og:url") or meta.canonical_url
+
+
+# Markup that names a story's section or tags when no metadata does: microdata
+# (itemprop=articleSection), rel=category/rel=tag links (the rel-tag microformat, used by
+# WordPress and Ghost themes), Drupal's section field.
+_SECTION_MARKUP = etree.XPath(
+    "//*[@itemprop='articleSection' and not(self::meta)]"
+    " | //*[contains(@class, 'field--name-field-section')]"
+)
+_REL_LINKS = etree.XPath("//a[@rel]")
+
+
+def _rel_links(root: etree._Element, rel: str) -> list[etree._Element]:
+    return [link for link in _REL_LINKS(root) if rel in (link.get("rel") or "").lower().split()]
+
+
+_UPDATED_TIME = etree.XPath(
+    "//time[@datetime][contains(@class, 'updated') or contains(@class, 'modified')"
+    " or @itemprop='dateModified']"
+)
+_PUBLISHED_TIME = etree.XPath(
+    "//time[@datetime][contains(@class, 'published') or @itemprop='datePublished' or @pubdate]"
+)
 
 
 def _from_markup(root: etree._Element, meta: Meta) -> None:
@@ -214,6 +244,28 @@ def _from_markup(root: etree._Element, meta: Meta) -> None:
         for element in root.xpath(_BYLINE_SELECTOR)[:6]:
             names.extend(split_byline(_string(element)))
         meta.bylines = unique(names)
+    if not meta.section:
+        for element in [*_SECTION_MARKUP(root), *_rel_links(root, "category")]:
+            meta.section = " ".join(_string(element).split())
+            if meta.section:
+                break
+    if not meta.tags:
+        names = [
+            " ".join(_string(link).split())
+            for link in _rel_links(root, "tag")
+            if "category" not in (link.get("rel") or "").lower().split()
+        ]
+        meta.tags = unique([name for name in names if name])
+    if meta.updated_at is None:
+        for time_el in _UPDATED_TIME(root):
+            meta.updated_at = parse_date(time_el.get("datetime"))
+            if meta.updated_at is not None:
+                break
+    if meta.published_at is None:
+        for time_el in _PUBLISHED_TIME(root):
+            meta.published_at = parse_date(time_el.get("datetime"))
+            if meta.published_at is not None:
+                break
     if meta.published_at is None:
         for time_el in root.iter("time"):
             found = parse_date(time_el.get("datetime") or "")
