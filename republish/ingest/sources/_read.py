@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
@@ -43,17 +44,49 @@ def fetch(
         raise SourceError(str(exc)) from None
 
 
-def accept_xml(content: bytes, where: str, what: str) -> Element:
-    """The document parsed by defusedxml, which refuses DTDs, entities and external
-    references; anything else that is not well-formed XML is refused too."""
+def xml_items(content: bytes, where: str, what: str) -> tuple[str, Iterator[Element]]:
+    """Stream a document through defusedxml, which refuses DTDs, entity declarations and
+    external references (and anything not well-formed): its root element's local name,
+    and an iterator over the root's children, each complete when it comes.
+
+    Nothing is held but the child in hand (each is dropped once the next one starts), so
+    a large sitemap costs little memory. Errors are :class:`SourceError`, raised from
+    this call when they come before the root element (a DTD, an empty or HTML body), or
+    from the iterator when they come later.
+    """
     if not content.strip():
         raise SourceError(f"not {what}: {where} sent an empty body")
     if _HTML_START.match(content[:4096]):
         raise SourceError(f"not {what}: {where} is an HTML page")
+    events = _events(content, where, what)
+    first = next(events, None)
+    if first is None:  # pragma: no cover - iterparse raises on a document without a root
+        raise SourceError(f"not {what}: {where} has no root element")
+    return local_name(first), events
+
+
+def _events(content: bytes, where: str, what: str) -> Iterator[Element]:
+    """The root element (at its start), then each of its children (at their end)."""
+    depth = 0
+    root: Element | None = None
     try:
-        return defusedxml.ElementTree.fromstring(
-            content, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        for event, element in defusedxml.ElementTree.iterparse(
+            io.BytesIO(content),
+            events=("start", "end"),
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+        ):
+            if event == "start":
+                depth += 1
+                if root is None:
+                    root = element
+                    yield element
+            else:
+                depth -= 1
+                if depth == 1 and root is not None:
+                    yield element
+                    root.clear()  # drop the children read so far
     except defusedxml.DTDForbidden:
         raise SourceError(f"refused {where}: it declares a DTD (<!DOCTYPE>)") from None
     except defusedxml.EntitiesForbidden:
@@ -66,6 +99,15 @@ def accept_xml(content: bytes, where: str, what: str) -> Element:
         raise SourceError(f"not {what}: {where} is not well-formed XML ({exc})") from None
     except (ValueError, RecursionError) as exc:
         raise SourceError(f"not {what}: {where} could not be read ({exc})") from None
+
+
+def accept_xml(content: bytes, where: str, what: str) -> str:
+    """The root element's local name once defusedxml accepted the whole document
+    (see :func:`xml_items`); nothing of it is kept."""
+    root, items = xml_items(content, where, what)
+    for _ in items:
+        pass
+    return root
 
 
 def local_name(element: Element) -> str:

@@ -28,11 +28,10 @@ from republish.ingest._bylines import split_byline, unique
 from republish.ingest.sources import Entry, Listing, SourceError
 from republish.ingest.sources._read import (
     absolute_link,
-    accept_xml,
     fetch,
-    local_name,
     plain,
     story,
+    xml_items,
 )
 from republish.net import Client
 
@@ -88,9 +87,11 @@ def read_feed(
     if result.status == 304:
         return Listing(etag=new_etag, last_modified=new_modified, not_modified=True)
     where = _display_url(result.url)
-    root = accept_xml(result.content, where, "a feed")
-    if local_name(root) not in _FEED_ROOTS:
-        raise SourceError(f"not a feed: {where} is XML with a <{local_name(root)}> root")
+    root, items = xml_items(result.content, where, "a feed")
+    if root not in _FEED_ROOTS:
+        raise SourceError(f"not a feed: {where} is XML with a <{root}> root")
+    for _ in items:  # the whole document must be accepted before feedparser sees it
+        pass
     entries = parse_feed(result.content, result.url, content_type=_header(result.headers))
     if limit is not None:
         entries = entries[: max(limit, 0)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
@@ -18,11 +19,11 @@ from republish._netguard import display_url
 from republish.ingest.sources import Entry, Listing, SourceError
 from republish.ingest.sources._read import (
     absolute_link,
-    accept_xml,
     date,
     fetch,
     gunzip,
     local_name,
+    xml_items,
 )
 from republish.net import Client
 from republish.urls import InvalidURL, check_http_url
@@ -86,37 +87,26 @@ def read_sitemap(
             break
         fetched += 1
         try:
-            root = _load(client, current, max_bytes)
+            sitemap = _read_one(client, current, max_bytes)
         except SourceError as exc:
             if depth == 0:
                 raise
             log.warning("sitemap skipped: %s", exc)
             whole = False
             continue
-        kind = local_name(root)
-        if kind == "sitemapindex":
-            for child in _children(root, current):
-                if child in seen:
-                    continue
-                seen.add(child)
-                if depth + 1 > max_depth:
-                    whole = False
-                    continue
-                queue.append((child, depth + 1))
-        elif kind == "urlset":
-            news = False
-            for entry, is_news in _urls(root, current):
-                news = news or is_news
-                known = found.get(entry.url)
-                if known is None or _newer(entry, known):
-                    found[entry.url] = entry
-            full_list = full_list or not news
-        else:
-            message = f"not a sitemap: {display_url(current)} is XML with a <{kind}> root"
-            if depth == 0:
-                raise SourceError(message)
-            log.warning("sitemap skipped: %s", message)
-            whole = False
+        for child in sitemap.children:
+            if child in seen:
+                continue
+            seen.add(child)
+            if depth + 1 > max_depth:
+                whole = False
+                continue
+            queue.append((child, depth + 1))
+        for entry in sitemap.entries:
+            known = found.get(entry.url)
+            if known is None or _newer(entry, known):
+                found[entry.url] = entry
+        full_list = full_list or (sitemap.is_urlset and not sitemap.news)
     oldest = datetime.min.replace(tzinfo=UTC)
     entries = sorted(found.values(), key=lambda e: e.modified_at or oldest, reverse=True)
     cut = limit is not None and len(entries) > max(limit, 0)
@@ -131,7 +121,18 @@ def _newer(entry: Entry, known: Entry) -> bool:
     return known.modified_at is None or entry.modified_at > known.modified_at
 
 
-def _load(client: Client, url: str, max_bytes: int) -> Element:
+@dataclass
+class _Sitemap:
+    """What one sitemap lists: child sitemaps (an index) or pages (a urlset)."""
+
+    is_urlset: bool
+    children: list[str] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    news: bool = False  # a Google News sitemap (its pages carry <news:news>)
+
+
+def _read_one(client: Client, url: str, max_bytes: int) -> _Sitemap:
+    """Fetch and read one sitemap, whole or not at all (a SourceError)."""
     result = fetch(client, url, accept=SITEMAP_TYPES, what="a sitemap")
     where = display_url(result.url)
     content = result.content
@@ -139,11 +140,29 @@ def _load(client: Client, url: str, max_bytes: int) -> Element:
         content = gunzip(content, max_bytes, where)
     elif len(content) > max_bytes:
         raise SourceError(f"{where} is larger than the {size_text(max_bytes)} limit")
-    return accept_xml(content, where, "a sitemap")
+    kind, items = xml_items(content, where, "a sitemap")
+    if kind == "sitemapindex":
+        index = _Sitemap(is_urlset=False)
+        for item in items:
+            if local_name(item) == "sitemap":
+                link = absolute_link(_text(item, "loc"), result.url)
+                if link is not None:
+                    index.children.append(link)
+        return index
+    if kind == "urlset":
+        urlset = _Sitemap(is_urlset=True)
+        for item in items:
+            if local_name(item) == "url":
+                entry, is_news = _url(item, result.url)
+                urlset.news = urlset.news or is_news
+                if entry is not None:
+                    urlset.entries.append(entry)
+        return urlset
+    raise SourceError(f"not a sitemap: {where} is XML with a <{kind}> root")
 
 
-def _text(element: Element, name: str) -> str:
-    for child in element:
+def _text(element: Element | None, name: str) -> str:
+    for child in element if element is not None else ():
         if local_name(child) == name:
             return (child.text or "").strip()
     return ""
@@ -156,28 +175,14 @@ def _child(element: Element, name: str) -> Element | None:
     return None
 
 
-def _children(root: Element, base: str) -> list[str]:
-    children: list[str] = []
-    for item in root:
-        if local_name(item) == "sitemap":
-            link = absolute_link(_text(item, "loc"), base)
-            if link is not None:
-                children.append(link)
-    return children
-
-
-def _urls(root: Element, base: str) -> list[tuple[Entry, bool]]:
-    """Entries of a ``<urlset>``, each with whether it came from a news sitemap."""
-    entries: list[tuple[Entry, bool]] = []
-    for item in root:
-        if local_name(item) != "url":
-            continue
-        link = absolute_link(_text(item, "loc"), base)
-        if link is None:
-            continue
-        news = _child(item, "news")
-        published = date(_text(news, "publication_date")) if news is not None else None
-        modified = date(_text(item, "lastmod"))
-        when = max((d for d in (published, modified) if d), default=None)
-        entries.append((Entry(url=link, modified_at=when), news is not None))
-    return entries
+def _url(item: Element, base: str) -> tuple[Entry | None, bool]:
+    """The entry of one ``<url>`` (None without a usable location), and whether it is a
+    news sitemap entry."""
+    news = _child(item, "news")
+    link = absolute_link(_text(item, "loc"), base)
+    if link is None:
+        return None, news is not None
+    published = date(_text(news, "publication_date"))
+    modified = date(_text(item, "lastmod"))
+    when = max((d for d in (published, modified) if d), default=None)
+    return Entry(url=link, modified_at=when), news is not None
