@@ -222,3 +222,29 @@ def test_large_sitemap_is_streamed(http_server: LoopbackServer, fetcher: Client)
     dates = [e.modified_at for e in listing.entries]
     assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
     assert peak < 5 * len(body), f"peak {peak / 1e6:.1f} MB for a {len(body) / 1e6:.1f} MB body"
+
+
+def test_text_sitemap(http_server: LoopbackServer, fetcher: Client) -> None:
+    body = b"https://tidewater.example/news/a\r\n\r\n/news/relative\nhttps://tidewater.example/news/b\n"
+    url = http_server.route("/sitemap.txt", Response(200, body, {"Content-Type": "text/plain"}))
+
+    listing = read_sitemap(fetcher, url)
+
+    # Lines must be full URLs: the relative one is skipped.
+    assert sorted(e.url for e in listing.entries) == [
+        "https://tidewater.example/news/a",
+        "https://tidewater.example/news/b",
+    ]
+    assert listing.complete
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"urls": ["https://a.example/"]}', b"just some words\nand more"]
+)
+def test_text_that_is_not_a_sitemap(
+    http_server: LoopbackServer, fetcher: Client, body: bytes
+) -> None:
+    url = http_server.route("/sitemap.txt", Response(200, body, {"Content-Type": "text/plain"}))
+
+    with pytest.raises(SourceError, match="is text, but not a list of page URLs"):
+        read_sitemap(fetcher, url)

@@ -1,4 +1,5 @@
-"""Sitemaps: ``<urlset>``, ``<sitemapindex>`` (followed recursively) and Google News.
+"""Sitemaps: ``<urlset>``, ``<sitemapindex>`` (followed recursively), Google News and
+plain-text sitemaps (one URL per line).
 
 Each sitemap is accepted by defusedxml (no DTD, no entities, no external references)
 before it is read; gzip files (``.xml.gz``) are inflated with a bound. Entries carry only
@@ -9,6 +10,7 @@ are fetched and extracted by the caller. Entries come newest first.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +51,7 @@ SITEMAP_TYPES = (
     "text/plain",
 )
 _GZIP_MAGIC = b"\x1f\x8b"
+_FULL_URL = re.compile(r"(?i)https?://\S+")
 
 
 def read_sitemap(
@@ -140,6 +143,8 @@ def _read_one(client: Client, url: str, max_bytes: int) -> _Sitemap:
         content = gunzip(content, max_bytes, where)
     elif len(content) > max_bytes:
         raise SourceError(f"{where} is larger than the {size_text(max_bytes)} limit")
+    if result.content_type == "text/plain" and not content.lstrip()[:1] == b"<":
+        return _text_sitemap(content, result.url, where)
     kind, items = xml_items(content, where, "a sitemap")
     if kind == "sitemapindex":
         index = _Sitemap(is_urlset=False)
@@ -159,6 +164,19 @@ def _read_one(client: Client, url: str, max_bytes: int) -> _Sitemap:
                     urlset.entries.append(entry)
         return urlset
     raise SourceError(f"not a sitemap: {where} is XML with a <{kind}> root")
+
+
+def _text_sitemap(content: bytes, base: str, where: str) -> _Sitemap:
+    """A text sitemap: one page URL per line, no dates (the protocol's plain-text form)."""
+    lines = [line.strip() for line in content.decode("utf-8", errors="replace").splitlines()]
+    # Full URLs only (as the protocol asks): a line of words is no relative link.
+    links = [
+        absolute_link(line, base) if _FULL_URL.fullmatch(line) else None for line in lines if line
+    ]
+    entries = [Entry(url=link) for link in links if link is not None]
+    if not entries or len(entries) < len(links) / 2:
+        raise SourceError(f"not a sitemap: {where} is text, but not a list of page URLs")
+    return _Sitemap(is_urlset=True, entries=entries)
 
 
 def _text(element: Element | None, name: str) -> str:
