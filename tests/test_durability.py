@@ -1,8 +1,8 @@
 """No answered hit is lost: the pixel server under load, stopped and killed.
 
-A real ``republish pixel`` process on loopback takes concurrent requests; we stop it with
-SIGTERM (graceful) or SIGKILL (crash) in the middle, roll the log up, and compare the
-counted views with the 200 responses the clients saw.
+A real ``republish pixel`` process on loopback (each ``--server``) takes concurrent
+requests; we stop it with SIGTERM (graceful) or SIGKILL (crash) in the middle, roll the
+log up, and compare the counted views with the 200 responses the clients saw.
 """
 
 from __future__ import annotations
@@ -39,11 +39,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(log_dir: Path, port: int) -> subprocess.Popen[bytes]:
+SERVERS = ["builtin", "uvicorn"]  # every server `republish pixel --server` offers
+
+
+def _start(log_dir: Path, port: int, server: str) -> subprocess.Popen[bytes]:
     env = os.environ | {"REPUBLISH_HIT_LOG_DIR": str(log_dir)}
     with (log_dir / f"pixel-{port}.err").open("ab") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "republish", "pixel", "--port", str(port)],
+            [sys.executable, "-m", "republish", "pixel", "--port", str(port), "--server", server],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=errors,
@@ -101,12 +104,13 @@ def _views(db: Database) -> int:
                                                            0))).scalar_one())  # fmt: skip
 
 
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_answered_hits_survive_stop_and_crash(
-    db: Database, story_id: str, tmp_path: Path, sig: signal.Signals
+    db: Database, story_id: str, tmp_path: Path, sig: signal.Signals, server: str
 ) -> None:
     port = _free_port()
-    process = _start(tmp_path, port)
+    process = _start(tmp_path, port, server)
     try:
         answered, unanswered = asyncio.run(
             _load(port, story_id, stop_after=800, stop=lambda: process.send_signal(sig))
@@ -129,16 +133,17 @@ def test_answered_hits_survive_stop_and_crash(
         assert answered <= counted <= answered + WORKERS
 
 
+@pytest.mark.parametrize("server", SERVERS)
 def test_restart_after_crash_seals_and_counts_everything(
-    db: Database, story_id: str, tmp_path: Path
+    db: Database, story_id: str, tmp_path: Path, server: str
 ) -> None:
     port = _free_port()
-    first = _start(tmp_path, port)
+    first = _start(tmp_path, port, server)
     answered_1, _ = asyncio.run(
         _load(port, story_id, 300, lambda: first.send_signal(signal.SIGKILL))
     )
     first.wait(timeout=30)
-    second = _start(tmp_path, port)
+    second = _start(tmp_path, port, server)
     answered_2, _ = asyncio.run(
         _load(port, story_id, 300, lambda: second.send_signal(signal.SIGTERM))
     )

@@ -61,46 +61,47 @@ async def _get(
 REPUBLISHER = "https://www.citypaper.example/news/2026/ferry/?utm_source=x#top"
 
 
-@pytest.mark.parametrize(
-    ("path", "headers", "verdict", "reason", "page"),
-    [
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "referer": REPUBLISHER}, Verdict.HUMAN,
-         DropReason.NONE, "https://www.citypaper.example/news/2026/ferry/"),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME}, Verdict.HUMAN, DropReason.NONE, ""),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "referer": "https://b.example/"},
-         Verdict.HUMAN, DropReason.NONE, "https://b.example/"),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": "", "referer": REPUBLISHER}, Verdict.BOT,
-         DropReason.NO_USER_AGENT, "https://www.citypaper.example/news/2026/ferry/"),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1; "
-         "+http://www.google.com/bot.html)"}, Verdict.BOT, DropReason.BOT_USER_AGENT, ""),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "sec-purpose": "prefetch"},
-         Verdict.PREFETCH, DropReason.PREFETCH, ""),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "purpose": "prefetch"},
-         Verdict.PREFETCH, DropReason.PREFETCH, ""),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "x-moz": "prefetch"},
-         Verdict.PREFETCH, DropReason.PREFETCH, ""),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME,
-         "referer": "https://citypaper.example/wp-admin/post.php?post=9&action=edit"},
-         Verdict.PREVIEW, DropReason.CMS_PREVIEW, "https://citypaper.example/wp-admin/post.php"),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME,
-         "referer": "https://citypaper.example/?p=12&preview=true"},
-         Verdict.PREVIEW, DropReason.CMS_PREVIEW, "https://citypaper.example/"),
-        ("/p/../../etc/passwd", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY,
-         DropReason.MALFORMED, ""),
-        ("/p/K3X.gif", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY, DropReason.MALFORMED, ""),
-        ("/p/abc.png", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY, DropReason.MALFORMED, ""),
-        ("/p/" + "a" * 40 + ".gif", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY,
-         DropReason.MALFORMED, ""),
-        ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "referer": "javascript:alert(1)"},
-         Verdict.HUMAN, DropReason.NONE, ""),
-    ],
-    ids=[
-        "human-full-referer", "human-no-referer", "human-origin-only", "empty-ua", "googlebot",
-        "sec-purpose-prefetch", "purpose-prefetch", "x-moz-prefetch", "wp-admin-preview",
-        "preview-param", "path-traversal", "uppercase-id", "not-gif", "id-too-long",
-        "non-http-referer",
-    ],
-)  # fmt: skip
+# (path, request headers, verdict, reason, page URL): shared with the builtin server tests.
+CASES = [
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "referer": REPUBLISHER}, Verdict.HUMAN,
+     DropReason.NONE, "https://www.citypaper.example/news/2026/ferry/"),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME}, Verdict.HUMAN, DropReason.NONE, ""),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "referer": "https://b.example/"},
+     Verdict.HUMAN, DropReason.NONE, "https://b.example/"),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": "", "referer": REPUBLISHER}, Verdict.BOT,
+     DropReason.NO_USER_AGENT, "https://www.citypaper.example/news/2026/ferry/"),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1; "
+     "+http://www.google.com/bot.html)"}, Verdict.BOT, DropReason.BOT_USER_AGENT, ""),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "sec-purpose": "prefetch"},
+     Verdict.PREFETCH, DropReason.PREFETCH, ""),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "purpose": "prefetch"},
+     Verdict.PREFETCH, DropReason.PREFETCH, ""),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "x-moz": "prefetch"},
+     Verdict.PREFETCH, DropReason.PREFETCH, ""),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME,
+     "referer": "https://citypaper.example/wp-admin/post.php?post=9&action=edit"},
+     Verdict.PREVIEW, DropReason.CMS_PREVIEW, "https://citypaper.example/wp-admin/post.php"),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME,
+     "referer": "https://citypaper.example/?p=12&preview=true"},
+     Verdict.PREVIEW, DropReason.CMS_PREVIEW, "https://citypaper.example/"),
+    ("/p/../../etc/passwd", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY,
+     DropReason.MALFORMED, ""),
+    ("/p/K3X.gif", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY, DropReason.MALFORMED, ""),
+    ("/p/abc.png", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY, DropReason.MALFORMED, ""),
+    ("/p/" + "a" * 40 + ".gif", {"user-agent": CHROME}, Verdict.UNKNOWN_STORY,
+     DropReason.MALFORMED, ""),
+    ("/p/k3x9q2m7ab.gif", {"user-agent": CHROME, "referer": "javascript:alert(1)"},
+     Verdict.HUMAN, DropReason.NONE, ""),
+]  # fmt: skip
+CASE_IDS = [
+    "human-full-referer", "human-no-referer", "human-origin-only", "empty-ua", "googlebot",
+    "sec-purpose-prefetch", "purpose-prefetch", "x-moz-prefetch", "wp-admin-preview",
+    "preview-param", "path-traversal", "uppercase-id", "not-gif", "id-too-long",
+    "non-http-referer",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "headers", "verdict", "reason", "page"), CASES, ids=CASE_IDS)
 def test_pixel_always_answers_gif_and_records(
     pixel: PixelApp,
     path: str,

@@ -7,6 +7,8 @@ import click
 from republish.cli import cli
 from republish.cli._common import get_settings
 
+SERVERS = ("builtin", "uvicorn")
+
 
 @cli.command("pixel")
 @click.option(
@@ -20,15 +22,33 @@ from republish.cli._common import get_settings
     show_default=True,
     help="TCP port.",
 )
+@click.option(
+    "--server",
+    "server_name",
+    envvar="REPUBLISH_PIXEL_SERVER",
+    type=click.Choice(SERVERS),
+    default="builtin",
+    show_default=True,
+    help="HTTP server: builtin (the pixel's own, fastest in bench/pixel) or uvicorn "
+    "(the ASGI app, as mounted in `republish serve`).",
+)
 @click.pass_context
-def pixel(ctx: click.Context, host: str, port: int) -> None:
+def pixel(ctx: click.Context, host: str, port: int, server_name: str) -> None:
     """Serve only the pixel (/p/ID.gif); run `republish rollup --watch` beside it."""
+    settings = get_settings(ctx)
+    click.echo(f"Pixel on http://{host}:{port}/p/ID.gif, hit log in {settings.hit_log_dir}")
+    # No access log either way: it would write client addresses and User-Agents to disk.
+    if server_name == "builtin":
+        from republish.pixel.server import PixelServer, run
+
+        try:
+            run(PixelServer.from_settings(settings), host, port)
+        except OSError as exc:
+            raise click.ClickException(f"pixel server stopped: {exc}") from None
+        return
     import uvicorn
 
     from republish.pixel.app import create_pixel_app
 
-    settings = get_settings(ctx)
     app = create_pixel_app(settings)
-    click.echo(f"Pixel on http://{host}:{port}/p/ID.gif, hit log in {settings.hit_log_dir}")
-    # No access log: it would write client addresses and User-Agents to disk.
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

@@ -11,10 +11,12 @@ batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -72,11 +74,21 @@ def seal_orphans(directory: Path, host: str | None = None) -> list[Path]:
     return sealed
 
 
+def _settle(future: asyncio.Future[None], error: OSError | None) -> None:
+    if future.done():  # the waiting request was cancelled
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
 class HitLog:
     """Durable appends with group commit. Use from one event loop::
 
     log = HitLog(Path("hits"))
     await log.append(encode(record))   # returns once the line is on disk
+    log.submit(line, callback)         # or: callback(None) once it is on disk
     await log.aclose()
     """
 
@@ -93,7 +105,7 @@ class HitLog:
         self.max_segment_age_s = max_segment_age_s
         self.sync = sync
         self._host = host_tag()
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._pending: list[tuple[bytes, Callable[[OSError | None], None]]] = []
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
@@ -106,17 +118,21 @@ class HitLog:
         self._counter = 0
         self.written = 0  # lines made durable, for tests and metrics
 
-    async def append(self, line: bytes) -> None:
-        """Queue ``line`` and return once it is durable (raises if the write failed)."""
+    def submit(self, line: bytes, done: Callable[[OSError | None], None]) -> None:
+        """Queue ``line``; ``done(None)`` is called (on the loop) once it is durable, or
+        ``done(error)`` if the write failed. Callbacks run in the order lines were queued."""
         if self._closing:
             raise RuntimeError("hit log is closed")
-        loop = asyncio.get_running_loop()
         if self._wake is None:
             self._wake = asyncio.Event()
-            self._flusher = loop.create_task(self._flush_forever())
-        future: asyncio.Future[None] = loop.create_future()
-        self._pending.append((line, future))
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
+        self._pending.append((line, done))
         self._wake.set()
+
+    async def append(self, line: bytes) -> None:
+        """Queue ``line`` and return once it is durable (raises if the write failed)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.submit(line, functools.partial(_settle, future))
         await future
 
     async def aclose(self) -> None:
@@ -136,18 +152,18 @@ class HitLog:
             self._wake.clear()
             batch, self._pending = self._pending, []
             if batch:
-                data = b"".join(line for line, _ in batch)
+                error: OSError | None = None
+                data = b"".join([line for line, _ in batch])
                 try:
                     await loop.run_in_executor(self._executor, self._write, data, len(batch))
                 except OSError as exc:
                     logger.error("hit log write failed, %d hits not counted: %s", len(batch), exc)
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                else:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_result(None)
+                    error = exc
+                for _, done in batch:
+                    try:
+                        done(error)
+                    except Exception:  # one broken callback must not starve the others
+                        logger.exception("hit log callback failed")
             if self._closing and not self._pending:
                 return
 
