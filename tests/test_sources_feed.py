@@ -295,3 +295,15 @@ def test_guid_permalink_and_feedburner_origlink(
     entries = read_feed(fetcher, url).entries
 
     assert [e.url for e in entries] == ["https://a.example/perma", "https://a.example/real"]
+
+
+def test_validators_come_from_the_latest_answer(
+    http_server: LoopbackServer, fetcher: Client
+) -> None:
+    # The server stopped sending validators: the old ones are not carried forward.
+    url = http_server.route("/feed/", Response(200, recorded("rss2.xml"), RSS))
+
+    listing = read_feed(fetcher, url, etag='"old"', last_modified="Sun, 29 Nov 2026 10:00:00 GMT")
+
+    assert listing.etag is None and listing.last_modified is None
+    assert http_server.requests[0][2]["If-None-Match"] == '"old"'

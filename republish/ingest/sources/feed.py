@@ -82,24 +82,26 @@ def read_feed(
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     result = fetch(client, url, accept=FEED_TYPES, what="a feed", headers=headers)
-    new_etag = result.headers.get("etag") or etag
-    new_modified = result.headers.get("last-modified") or last_modified
-    if result.status == 304:
-        return Listing(etag=new_etag, last_modified=new_modified, not_modified=True)
+    new_etag = result.headers.get("etag")
+    new_modified = result.headers.get("last-modified")
+    if result.status == 304:  # the validators sent still hold unless the answer updates them
+        return Listing(
+            etag=new_etag or etag,
+            last_modified=new_modified or last_modified,
+            not_modified=True,
+        )
     where = _display_url(result.url)
     root, items = xml_items(result.content, where, "a feed")
     if root not in _FEED_ROOTS:
         raise SourceError(f"not a feed: {where} is XML with a <{root}> root")
     for _ in items:  # the whole document must be accepted before feedparser sees it
         pass
-    entries = parse_feed(result.content, result.url, content_type=_header(result.headers))
+    entries = parse_feed(
+        result.content, result.url, content_type=result.headers.get("content-type", "")
+    )
     if limit is not None:
         entries = entries[: max(limit, 0)]
     return Listing(entries=tuple(entries), etag=new_etag, last_modified=new_modified)
-
-
-def _header(headers: Mapping[str, str]) -> str:
-    return headers.get("content-type", "")
 
 
 def parse_feed(
