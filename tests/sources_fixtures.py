@@ -156,3 +156,44 @@ def wordpress_pages(
 def recorded(name: str) -> bytes:
     """A recorded document from ``tests/data/sources``."""
     return (DATA / name).read_bytes()
+
+
+def make_posts(n: int, *, site: str = "https://wp.example", paragraphs: int = 1) -> list[Any]:
+    """``n`` WordPress posts as the REST API returns them (``_embed``ded), newest first;
+    each story's four paragraphs repeated ``paragraphs`` times."""
+    posts = []
+    for i in range(n):
+        when = (START - timedelta(hours=i)).replace(tzinfo=None).isoformat()
+        body = "".join(f"<p>{escape(p)}</p>\n" for p in story_paragraphs(i) * paragraphs)
+        posts.append(
+            {
+                "id": 1000 - i,
+                "date_gmt": when,
+                "modified_gmt": when,
+                "status": "publish",
+                "link": f"{site}/{i}/story-{i}/",
+                "title": {"rendered": f"Story {i} &#8211; from the test site"},
+                "content": {"rendered": body, "protected": False},
+                "excerpt": {"rendered": "", "protected": False},
+                "_embedded": {"author": [{"id": 1, "name": f"Writer {i % 3}"}]},
+            }
+        )
+    return posts
+
+
+def wordpress_site(posts: list[Any]) -> Any:  # a LoopbackServer handler
+    """A handler serving ``posts`` as WordPress does: ``per_page`` and ``page`` honoured,
+    ``X-WP-Total`` / ``X-WP-TotalPages`` sent, 400 past the last page."""
+
+    def handler(request: BaseHTTPRequestHandler) -> Response:
+        query = parse_qs(urlsplit(request.path).query)
+        per_page = int(query.get("per_page", ["10"])[0])
+        page = int(query.get("page", ["1"])[0])
+        pages = max(1, -(-len(posts) // per_page))
+        if page > pages:
+            return Response(400, b'{"code": "rest_post_invalid_page_number"}', JSON)
+        chunk = posts[(page - 1) * per_page : page * per_page]
+        headers = {**JSON, "X-WP-Total": str(len(posts)), "X-WP-TotalPages": str(pages)}
+        return Response(200, json.dumps(chunk).encode(), headers)
+
+    return handler

@@ -13,7 +13,14 @@ from republish.ingest.sources import SourceError
 from republish.ingest.sources.wordpress import posts_endpoint, read_wordpress
 from republish.net import Client
 from tests.servers import LoopbackServer, Response
-from tests.sources_fixtures import JSON, loopback_client, recorded, wordpress_pages
+from tests.sources_fixtures import (
+    JSON,
+    loopback_client,
+    make_posts,
+    recorded,
+    wordpress_pages,
+    wordpress_site,
+)
 
 ENDPOINT = "/wp-json/wp/v2/posts"
 PAGES = [recorded("wordpress/posts-1.json"), recorded("wordpress/posts-2.json")]
@@ -226,3 +233,37 @@ def test_post_without_content_is_fetched_as_a_page(
 
     assert entry.extracted is None and not entry.removed
     assert entry.url == "https://prairie.example/2026/11/30/school-board-budget/"
+
+
+def test_pages_too_large_are_read_again_smaller(http_server: LoopbackServer) -> None:
+    posts = make_posts(30, paragraphs=3)  # about 3 KB each
+    http_server.route(ENDPOINT, wordpress_site(posts))
+
+    with loopback_client(fetch_max_bytes=40_000) as client:
+        listing = read_wordpress(client, http_server.url("/"))
+
+    assert listing.complete and len(listing.entries) == 30
+    sizes = [q["per_page"][0] for q in _queries(http_server)]
+    assert sizes[:2] == ["100", "20"] and set(sizes[2:]) == {"4"}
+    assert len(sizes) == 2 + 8  # 30 posts, 4 a page
+
+
+def test_a_post_too_large_for_any_page(http_server: LoopbackServer) -> None:
+    http_server.route(ENDPOINT, wordpress_site(make_posts(3, paragraphs=40)))
+
+    with loopback_client(fetch_max_bytes=20_000) as client:
+        with pytest.raises(
+            SourceError, match="larger than the 20000 bytes limit .even with 4 posts"
+        ):
+            read_wordpress(client, http_server.url("/"))
+
+
+def test_many_posts_over_many_pages(http_server: LoopbackServer, fetcher: Client) -> None:
+    http_server.route(ENDPOINT, wordpress_site(make_posts(250)))
+
+    listing = read_wordpress(fetcher, http_server.url("/"))
+
+    assert listing.complete and len(listing.entries) == 250
+    assert [q["page"][0] for q in _queries(http_server)] == ["1", "2", "3"]
+    first = listing.entries[0].extracted
+    assert first is not None and first.headline == "Story 0 \u2013 from the test site"

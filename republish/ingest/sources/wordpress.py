@@ -19,7 +19,7 @@ from republish._netguard import display_url
 from republish.ingest._bylines import split_byline, unique
 from republish.ingest.sources import Entry, Listing, SourceError
 from republish.ingest.sources._read import absolute_link, date, plain, story
-from republish.net import Client, FetchError, HTTPStatusError, UnsupportedContent
+from republish.net import Client, FetchError, HTTPStatusError, TooLarge, UnsupportedContent
 from republish.urls import InvalidURL, check_http_url
 
 __all__ = ["MAX_PAGES", "posts_endpoint", "read_wordpress"]
@@ -29,6 +29,8 @@ MAX_PAGES = 50
 JSON_TYPES = ("application/json",)
 #: Statuses that mean a post once published is no longer public: its entry is removed.
 _GONE = frozenset({"draft", "pending", "private", "trash"})
+# Smallest page size tried when pages are too large to fetch.
+_SMALLEST_PAGE = 4
 # Category WordPress gives every post nobody filed: no section.
 _NO_SECTION = frozenset({"uncategorized"})
 
@@ -66,20 +68,37 @@ def read_wordpress(
     """
     endpoint = posts_endpoint(site_url)
     per_page = min(max(per_page, 1), 100)  # WordPress refuses more than 100
-    query: dict[str, str] = {
-        "_embed": "author,wp:term",
-        "per_page": str(per_page),
-        "orderby": "modified",
-        "order": "desc",
-    }
+    query: dict[str, str] = {"_embed": "author,wp:term", "orderby": "modified", "order": "desc"}
     if modified_after is not None:
         # With its offset: WordPress compares against the site's local time otherwise.
         stamp = modified_after if modified_after.tzinfo else modified_after.replace(tzinfo=UTC)
         query["modified_after"] = stamp.astimezone(UTC).isoformat(timespec="seconds")
+    # A page of 100 long stories can pass the fetch size limit: read again with smaller
+    # pages (as many posts in all) before giving up.
+    size = per_page
+    while True:
+        try:
+            pages = max(max_pages, 1) * per_page // size
+            entries, read_all = _read_pages(
+                client, endpoint, {**query, "per_page": str(size)}, pages
+            )
+            break
+        except TooLarge as exc:
+            if size <= _SMALLEST_PAGE:
+                raise SourceError(f"{exc} (even with {size} posts a page)") from None
+            size = max(size // 5, _SMALLEST_PAGE)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ordered = sorted(entries.values(), key=lambda e: e.modified_at or oldest, reverse=True)
+    return Listing(entries=tuple(ordered), complete=read_all and modified_after is None)
+
+
+def _read_pages(
+    client: Client, endpoint: str, query: Mapping[str, str], max_pages: int
+) -> tuple[dict[str, Entry], bool]:
+    """Entries of up to ``max_pages`` pages, and whether the last page was reached."""
     entries: dict[str, Entry] = {}
     total_pages: int | None = None  # from X-WP-TotalPages, once a page said so
-    read_all = False
-    for page in range(1, max(max_pages, 1) + 1):
+    for page in range(1, max_pages + 1):
         url = f"{endpoint}?{urlencode({**query, 'page': str(page)})}"
         posts, header = _page(client, url, past_the_end_ok=page > 1 and total_pages is None)
         for post in posts:
@@ -91,11 +110,8 @@ def read_wordpress(
         # Done when the header says this was the last page or, without the header (a
         # proxy dropped it), when a page comes back empty or past the end.
         if (total_pages is not None and page >= total_pages) or not posts:
-            read_all = True
-            break
-    oldest = datetime.min.replace(tzinfo=UTC)
-    ordered = sorted(entries.values(), key=lambda e: e.modified_at or oldest, reverse=True)
-    return Listing(entries=tuple(ordered), complete=read_all and modified_after is None)
+            return entries, True
+    return entries, False
 
 
 def _page(
@@ -111,6 +127,8 @@ def _page(
         raise SourceError(str(exc)) from None
     except UnsupportedContent as exc:
         raise SourceError(f"not a WordPress posts list: {exc}") from None
+    except TooLarge:
+        raise  # read_wordpress retries with smaller pages
     except FetchError as exc:
         raise SourceError(str(exc)) from None
     header = (result.headers.get("x-wp-totalpages") or "").strip()
