@@ -248,3 +248,27 @@ def test_text_that_is_not_a_sitemap(
 
     with pytest.raises(SourceError, match="is text, but not a list of page URLs"):
         read_sitemap(fetcher, url)
+
+
+def test_newest_child_sitemaps_are_read_first(http_server: LoopbackServer, fetcher: Client) -> None:
+    # An index listing its monthly sitemaps oldest first; with room for two fetches, the
+    # index and the newest month are read.
+    months = ["2026-09", "2026-10", "2026-11"]
+    index = "".join(
+        f"<sitemap><loc>{http_server.url(f'/m/{m}.xml')}</loc><lastmod>{m}-28</lastmod></sitemap>"
+        for m in months
+    )
+    http_server.route(
+        "/index.xml",
+        Response(200, f"<sitemapindex>{index}</sitemapindex>".encode(), XML),
+    )
+    for m in months:
+        page = (
+            f"<urlset><url><loc>https://m.example/{m}</loc><lastmod>{m}-28</lastmod></url></urlset>"
+        )
+        http_server.route(f"/m/{m}.xml", Response(200, page.encode(), XML))
+
+    listing = read_sitemap(fetcher, http_server.url("/index.xml"), max_sitemaps=2)
+
+    assert [e.url for e in listing.entries] == ["https://m.example/2026-11"]
+    assert not listing.complete

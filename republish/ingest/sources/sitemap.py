@@ -51,6 +51,7 @@ SITEMAP_TYPES = (
     "text/plain",
 )
 _GZIP_MAGIC = b"\x1f\x8b"
+_OLDEST = datetime.min.replace(tzinfo=UTC)
 _FULL_URL = re.compile(r"(?i)https?://\S+")
 
 
@@ -65,10 +66,11 @@ def read_sitemap(
 ) -> Listing:
     """Read the sitemap (or sitemap index) at ``url``: page URLs newest first.
 
-    Child sitemaps of an index are followed breadth first, at most ``max_depth`` levels
-    and ``max_sitemaps`` fetches, each URL once (so a loop of indexes ends). The listing
-    is ``complete`` when the whole tree was read, nothing was cut by ``limit`` and it is
-    not only news sitemaps (which list just the last two days).
+    Child sitemaps of an index are followed breadth first, the most recently changed
+    (``<lastmod>``) first, at most ``max_depth`` levels and ``max_sitemaps`` fetches,
+    each URL once (so a loop of indexes ends). The listing is ``complete`` when the whole
+    tree was read, nothing was cut by ``limit`` and it is not only news sitemaps (which
+    list just the last two days).
 
     Raises :class:`SourceError` (one line) when the first sitemap cannot be fetched or
     read; a child that fails is skipped (logged) and makes the listing incomplete.
@@ -110,8 +112,7 @@ def read_sitemap(
             if known is None or _newer(entry, known):
                 found[entry.url] = entry
         full_list = full_list or (sitemap.is_urlset and not sitemap.news)
-    oldest = datetime.min.replace(tzinfo=UTC)
-    entries = sorted(found.values(), key=lambda e: e.modified_at or oldest, reverse=True)
+    entries = sorted(found.values(), key=lambda e: e.modified_at or _OLDEST, reverse=True)
     cut = limit is not None and len(entries) > max(limit, 0)
     if limit is not None:
         entries = entries[: max(limit, 0)]
@@ -147,13 +148,15 @@ def _read_one(client: Client, url: str, max_bytes: int) -> _Sitemap:
         return _text_sitemap(content, result.url, where)
     kind, items = xml_items(content, where, "a sitemap")
     if kind == "sitemapindex":
-        index = _Sitemap(is_urlset=False)
+        children: list[tuple[datetime | None, str]] = []
         for item in items:
             if local_name(item) == "sitemap":
                 link = absolute_link(_text(item, "loc"), result.url)
                 if link is not None:
-                    index.children.append(link)
-        return index
+                    children.append((date(_text(item, "lastmod")), link))
+        # Most recently changed first, so the sitemap bound keeps the newest stories.
+        children.sort(key=lambda child: child[0] or _OLDEST, reverse=True)
+        return _Sitemap(is_urlset=False, children=[link for _, link in children])
     if kind == "urlset":
         urlset = _Sitemap(is_urlset=True)
         for item in items:
