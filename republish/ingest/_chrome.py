@@ -45,9 +45,16 @@ CHROME_TOKENS = frozenset(
         "shortlink", "navigation", "menu", "newsletter-signup",
     }
 )  # fmt: skip
+#: Chrome tokens that win over a story token in the same class ("content-share").
+STRONG_CHROME_TOKENS = frozenset(
+    {"share", "sharing", "sharebar", "social", "related", "newsletter", "donate", "donation",
+     "republish", "promo", "recirc", "comments", "advert", "advertisement", "sidebar",
+     "paywall", "popup", "modal", "trending", "popular"}
+)  # fmt: skip
 #: Tokens that mark the story itself: an element carrying one is never dropped.
 KEEP_TOKENS = frozenset({"article", "story", "content", "body", "main", "post", "entry"})
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"([a-z])([A-Z])")
 _EMBED_CLASSES = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|fb-post|bluesky-embed")
 #: Short texts that are chrome wherever they appear.
 CHROME_TEXT = re.compile(
@@ -98,7 +105,9 @@ def _tokens(element: etree._Element) -> frozenset[str]:
     key = (classes, ident, role, hidden, "hidden" in attrib)
     found = _TOKEN_CACHE.get(key)
     if found is None:
-        tokens = set(_TOKEN_SPLIT.split(f"{classes or ''} {ident or ''}".lower()))
+        # camelCase names are split too: "PromoSmall-content" -> promo, small, content.
+        marker = _CAMEL.sub(r"\1 \2", f"{classes or ''} {ident or ''}")
+        tokens = set(_TOKEN_SPLIT.split(marker.lower()))
         if role in _ROLE_TOKENS:
             tokens.add(_ROLE_TOKENS[role])
         if (hidden or "").lower() == "true" or "hidden" in attrib:
@@ -195,6 +204,9 @@ def _decide_chrome_markup(element: etree._Element) -> bool:
         return False
     tokens = _tokens(element)
     if tag == "blockquote" and _EMBED_CLASSES.search(element.get("class") or ""):
+        return True
+    if tokens & KEEP_TOKENS and tokens & STRONG_CHROME_TOKENS:
+        # "single-content-share", "related-content": the chrome word names the box.
         return True
     if tokens & KEEP_TOKENS:
         return tag in {"header", "footer"}

@@ -46,8 +46,9 @@ SIBLING_SHARE = 0.2
 _string = etree.XPath("string()")
 _marked = etree.XPath("//*[@itemprop='articleBody' or @class or @id]")
 _BODY_MARK = re.compile(
-    r"(?:^|[^a-z])(?:article|story|entry|post|main|content|body|news|blog|text)[-_]?"
-    r"(?:body|content|text|copy|entry|inner)(?:$|[^a-z])|articlebody|field-name-body"
+    r"(?:^|[^a-z])(?:article|story|entry|post|body|news|blog|text)[-_]?"
+    r"(?:body|content|text|copy|entry|inner)(?:$|[^a-z])"
+    r"|(?:^|[^a-z])content[-_]?(?:body|text)(?:$|[^a-z])|articlebody|field-name-body"
     r"|(?:^|\s)(?:entry|article|story|body|prose|rich-text|wysiwyg)(?:$|\s)"
 )
 _MARK_CACHE: dict[str, bool] = {}
