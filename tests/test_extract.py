@@ -424,3 +424,13 @@ def test_loose_text_is_gathered_into_paragraphs() -> None:
         "<p>A paragraph that is long enough to be scored as part of the story.</p>"
         "<p>Trailing words</p><p>Plain div text</p>"
     )
+
+
+def test_very_short_story_is_still_found() -> None:
+    html = (
+        "<html><body><nav><a href='/'>Home</a></nav><article><h1>Road closed</h1>"
+        "<p>Elm St. is shut.</p><p>Detour via Oak.</p></article>"
+        "<footer>Site footer</footer></body></html>"
+    )
+    story = extract(html, "https://news.example/road")
+    assert story.body_text == "Elm St. is shut.\n\nDetour via Oak."

@@ -220,7 +220,14 @@ def _main_content(root: etree._Element, url: str, limit: int) -> etree._Element 
     :func:`page_limit`)."""
     boxes = _content.container(root)
     if not boxes:
-        return None
+        # No paragraph long enough to score (a very short story): the first article or
+        # main element, else the body, as it is.
+        fallback = next(root.iter("article", "main"), None)
+        if fallback is None:
+            fallback = root.find("body")
+        if fallback is None:
+            return None
+        boxes = [fallback]
     for box in boxes:
         strip_chrome_text(box, limit)
     found = _content.blocks(boxes)
