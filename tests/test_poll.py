@@ -373,3 +373,21 @@ def test_one_story_stored_by_two_transactions_at_once(db: Database, daily: Publi
     thread.join(10)
     assert results == ["new", "unchanged"]
     assert _counts(db) == (1, 1)
+
+
+def test_store_many_keeps_out_only_the_bad_story(db: Database, daily: Publisher) -> None:
+    from republish.ingest.run import IngestError, IngestResult, store_many
+    from republish.models import Extracted
+
+    def story(n: int, headline: str) -> tuple[Extracted, str]:
+        url = f"http://127.0.0.1/news/batch-{n}"
+        return Extracted(
+            headline=headline, canonical_url=url, body_html="<p>Text.</p>", body_text="Text."
+        ), url
+
+    items = [story(1, "One"), story(2, ""), story(3, "Three"), story(1, "One")]
+    results = store_many(db, daily, items, "feed")
+    assert isinstance(results[1], IngestError) and "no headline" in str(results[1])
+    statuses = [r.status for r in results if isinstance(r, IngestResult)]
+    assert statuses == ["new", "new", "unchanged"]  # the same story twice in one batch
+    assert _counts(db) == (2, 2)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from republish import net
 from republish.config import Settings
-from republish.ingest.run import PAGE_TYPES, IngestError, extract_page, store_extracted
+from republish.ingest.run import PAGE_TYPES, IngestError, extract_page, store_many
 from republish.ingest.sources import Entry, Listing, SourceError
 from republish.ingest.sources.feed import read_feed
 from republish.ingest.sources.sitemap import read_sitemap
@@ -48,6 +48,8 @@ Progress = Callable[[int, int], object]
 UNSAVED = 0
 
 _GONE = (404, 410)
+#: Stories that came with their content are stored this many to a transaction.
+BATCH = 50
 
 
 @dataclass
@@ -126,6 +128,7 @@ class _Poll:
         self.domains = publisher.domains or (_host(source.url),)
         self.seen: set[str] = set()  # ids of stories this listing still offers
         self.listed: set[str] = set()  # url keys of this listing's entries
+        self.pending: list[tuple[Extracted, str]] = []  # stories waiting for their batch
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -151,7 +154,8 @@ class _Poll:
             story_store.set_withdrawn(conn, story.id, reason, datetime.now(UTC))
         self.summary.withdrawn += 1
 
-    def _save(self, entry_url: str, extracted: Extracted) -> None:
+    def _save(self, entry_url: str, extracted: Extracted, *, batch: bool = False) -> None:
+        """Store a story now, or (``batch``) with the next batch in one transaction."""
         if not extracted.canonical_url:
             extracted = dataclasses.replace(extracted, canonical_url=entry_url)
         if not on_domains(extracted.canonical_url, self.domains):
@@ -160,22 +164,30 @@ class _Poll:
                  f"{self.publisher.slug}'s domains ({', '.join(self.domains)})")
             )  # fmt: skip
             return
-        try:
-            result = store_extracted(
-                self.db,
-                self.publisher,
-                extracted,
-                self.source.kind,
-                entry_url,
-                source_id=self.source.id if self.registered else None,
-            )
-        except IngestError as exc:
-            self.summary.failed.append((entry_url, _one_line(str(exc))))
+        self.pending.append((extracted, entry_url))
+        if not batch or len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the stories waiting for their batch."""
+        if not self.pending:
             return
-        self.seen.add(result.story.id)
-        self.listed.add(url_key(result.story.canonical_url))
-        setattr(self.summary, result.status, getattr(self.summary, result.status) + 1)
-        self.summary.restored += result.restored
+        items, self.pending = self.pending, []
+        results = store_many(
+            self.db,
+            self.publisher,
+            items,
+            self.source.kind,
+            source_id=self.source.id if self.registered else None,
+        )
+        for (_, entry_url), result in zip(items, results, strict=True):
+            if isinstance(result, IngestError):
+                self.summary.failed.append((entry_url, _one_line(str(result))))
+                continue
+            self.seen.add(result.story.id)
+            self.listed.add(url_key(result.story.canonical_url))
+            setattr(self.summary, result.status, getattr(self.summary, result.status) + 1)
+            self.summary.restored += result.restored
 
     def _fetch_page(self, url: str) -> net.FetchResult | int:
         """The page, or the status it answered when that says it is gone."""
@@ -195,13 +207,14 @@ class _Poll:
                 (entry.url, f"not on {self.publisher.slug}'s domains ({', '.join(self.domains)})")
             )
             return
+        if entry.extracted is not None and not entry.removed:
+            self._save(entry.url, entry.extracted, batch=True)
+            return
+        self.flush()  # in listing order, and no transaction open while a page is fetched
         if entry.removed:
             story = self._stored(entry.url)
             if story is not None:
                 self.withdraw(story, f"removed at its source ({self.source.url})")
-            return
-        if entry.extracted is not None:
-            self._save(entry.url, entry.extracted)
             return
         story = self._stored(entry.url)
         if (
@@ -347,6 +360,7 @@ def poll_source(
                 poll.entry(entry)
                 if progress is not None:
                     progress(done, total)
+            poll.flush()
             poll.mark_seen()
             if listing.complete and poll.registered:
                 poll.missing()

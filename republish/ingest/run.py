@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,8 +86,61 @@ def store_extracted(
     offered again. ``source_id`` records that this registered source listed the story.
     Raises :class:`IngestError` (nothing stored) when the story is unusable.
     """
+    result = store_many(db, publisher, [(extracted, where)], source, source_id=source_id, now=now)
+    if isinstance(result[0], IngestError):
+        raise result[0]
+    return result[0]
+
+
+def store_many(
+    db: Database,
+    publisher: Publisher,
+    items: Sequence[tuple[Extracted, str]],
+    source: str,
+    *,
+    source_id: int | None = None,
+    now: datetime | None = None,
+) -> list[IngestResult | IngestError]:
+    """Check and store several ``(extracted, where)`` stories in one transaction (one
+    commit for a whole batch of feed entries): for each, its result or the
+    :class:`IngestError` that kept it out."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
+    assert publisher.id is not None
+    now = now or datetime.now(UTC)
+    checked: list[Extracted | IngestError] = []
+    for extracted, where in items:
+        try:
+            checked.append(_prepare(publisher, extracted, where))
+        except IngestError as exc:
+            checked.append(exc)
+    results: list[IngestResult | IngestError] = []
+    if not any(isinstance(item, Extracted) for item in checked):
+        return [item for item in checked if isinstance(item, IngestError)]
+    with db.begin() as conn:
+        for item in checked:
+            if isinstance(item, IngestError):
+                results.append(item)
+                continue
+            story, status = story_store.save_story(conn, publisher.id, item, source, now)
+            restored = story.withdrawn_at is not None
+            if restored:
+                story = story_store.set_withdrawn(conn, story.id, None, now)
+            if source_id is not None:
+                source_store.mark_seen(conn, source_id, [story.id], now, checked=True)
+            results.append(
+                IngestResult(
+                    story=story,
+                    status=status,
+                    decision=policy.decide(story, publisher),
+                    restored=restored,
+                )
+            )
+    return results
+
+
+def _prepare(publisher: Publisher, extracted: Extracted, where: str) -> Extracted:
+    """``extracted`` checked (:class:`IngestError`), without an origin naming the publisher."""
     _check_story(extracted, where)
     origin = extracted.origin
     # A credit naming the publisher itself ("originally published by <us>") is no origin.
@@ -95,21 +149,7 @@ def store_extracted(
         publisher.slug.casefold(),
     }:
         extracted = dataclasses.replace(extracted, origin=None)
-    assert publisher.id is not None
-    now = now or datetime.now(UTC)
-    with db.begin() as conn:
-        story, status = story_store.save_story(conn, publisher.id, extracted, source, now)
-        restored = story.withdrawn_at is not None
-        if restored:
-            story = story_store.set_withdrawn(conn, story.id, None, now)
-        if source_id is not None:
-            source_store.mark_seen(conn, source_id, [story.id], now, checked=True)
-    return IngestResult(
-        story=story,
-        status=status,
-        decision=policy.decide(story, publisher),
-        restored=restored,
-    )
+    return extracted
 
 
 def ingest_extracted(
