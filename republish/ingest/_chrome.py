@@ -64,7 +64,8 @@ CHROME_TEXT = re.compile(
     r"(we|this site) (do not|don.t|no longer) support (internet explorer|your browser)|"
     r"internet explorer[^.]{0,80}(not supported|no longer supported|upgrade|outdated)|"
     r"browser (is|isn.t) (not )?(supported|out of date)|upgrade your browser|"
-    r"sign up for (our|the) [\w\s]*newsletter|subscribe to (our|the) [\w\s]*newsletter|"
+    r"sign up for [\w\s.'\u2019-]{0,40}newsletter|subscribe to [\w\s.'\u2019-]{0,40}newsletter|"
+    r"^have a (news )?tip\?|"
     r"donate (now|today)|make a (tax-deductible )?donation|support (our|independent) journalism|"
     r"leave a comment|join the (conversation|discussion)|comments are (open|closed)|"
     r"share (this|on) (story|article|facebook|twitter|x\b)|^advertisement$|^related( stories| "
@@ -141,7 +142,7 @@ def _remove(element: etree._Element) -> None:
 _CHROME_WORDS = re.compile(
     "republish|skip|explorer|browser|newsletter|donat|support|share|advertisement|related"
     "|read|see|more|message|join|listen|print|email|copy|latest|recommend|trending|popular"
-    "|top|other|you|most|editor|comment|conversation|discussion"
+    "|top|other|you|most|editor|comment|conversation|discussion|tip"
 )
 _TEXT_CHECKED = frozenset(
     {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "h5", "h6", "strong"}
