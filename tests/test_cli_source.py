@@ -136,8 +136,9 @@ def test_watch_once_polls_due_sources(
     assert "4 new" in out.splitlines()[0]
 
 
-def test_watch_stops_cleanly_on_sigterm(
-    cli_env: dict[str, str], db: Database, daily: str, site: Site
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_watch_stops_cleanly_on_a_signal(
+    cli_env: dict[str, str], db: Database, daily: str, site: Site, signum: signal.Signals
 ) -> None:
     _run(cli_env, "source", "add", "--publisher", daily, "--kind", "feed", site.url("/feed.xml"))
     env = {**os.environ, **cli_env, "PYTHONUNBUFFERED": "1"}
@@ -153,14 +154,14 @@ def test_watch_stops_cleanly_on_sigterm(
         assert process.stdout is not None
         first = process.stdout.readline()
         assert "4 new" in first
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == 0
-    assert "Stopping after the current poll (SIGTERM)." in err
+    assert f"Stopping after the current poll ({signum.name})." in err
     assert "Traceback" not in err
 
 
