@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -391,3 +392,21 @@ def test_store_many_keeps_out_only_the_bad_story(db: Database, daily: Publisher)
     statuses = [r.status for r in results if isinstance(r, IngestResult)]
     assert statuses == ["new", "new", "unchanged"]  # the same story twice in one batch
     assert _counts(db) == (2, 2)
+
+
+def test_fetched_pages_are_extracted_with_the_site_profile(
+    db: Database, settings: Settings, daily: Publisher, site: Site, tmp_path: Path
+) -> None:
+    from republish.ingest.profiles import save_site_profile
+    from republish.ingest.run import ingest_file
+    from republish.models import SiteProfile
+
+    # An odd choice on purpose: the footer is no headline, so only the profile puts it there.
+    save_site_profile(db, "daily", SiteProfile(headline="footer"))
+    site.feed_full = False
+    poll_source(db, settings, _source(db, "feed", site.url("/feed.xml")))
+    assert _story(db, daily, site.url("/news/story-1")).headline == "The Test Daily"
+    page = tmp_path / "story.html"
+    page.write_bytes(site.page(site.stories[2]).replace(b"story-2", b"story-22"))
+    stored = ingest_file(db, "daily", page)
+    assert stored.story.headline == "The Test Daily"

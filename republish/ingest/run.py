@@ -181,14 +181,16 @@ def extract_page(page: net.FetchResult, profile: SiteProfile | None = None) -> E
     return extract(page.text(), page.url, profile)
 
 
-def extract_file(path: Path, url: str | None = None) -> Extracted:
+def extract_file(
+    path: Path, url: str | None = None, *, profile: SiteProfile | None = None
+) -> Extracted:
     """Extract the story in an HTML file (nothing stored); ``url`` is its canonical URL."""
     if url is not None:
         try:
             url = check_http_url(url)
         except InvalidURL as exc:
             raise IngestError(str(exc)) from exc
-    extracted = extract(read_page_file(path), url or "")
+    extracted = extract(read_page_file(path), url or "", profile)
     if url:
         extracted = dataclasses.replace(extracted, canonical_url=url)
     return extracted
@@ -212,7 +214,7 @@ def ingest_file(
     (``link rel=canonical`` or ``og:url``).
     """
     publisher = _publisher(db, publisher_slug)
-    extracted = extract_file(path, url)
+    extracted = extract_file(path, url, profile=publisher.site_profile)
     return _store(db, publisher, extracted, "file", str(path))
 
 
