@@ -83,18 +83,14 @@ def encode_fields(
     body = b"1\t%d\t%b\t%b\t%b\t%b\t%b" % (
         ts_ms,
         story_id,
-        _STORED[verdict],
-        _STORED[reason],
+        verdict.encode(),
+        reason.encode(),
         visitor,
         page,
     )
     return b"%b\t%08x\n" % (body, zlib.crc32(body))
 
 
-_STORED: dict[StrEnum, bytes] = {
-    **{member: member.value.encode() for member in Verdict},
-    **{member: member.value.encode() for member in DropReason},
-}
 assert FORMAT_VERSION == "1"  # encode_fields writes it as a literal
 
 

@@ -6,7 +6,10 @@ the way real traffic mostly does:
 
 - ``core``: classify one request and build its log line (what every server shares);
 - ``asgi``: the whole ASGI app, called directly, 64 requests at a time through the hit
-  log (``sync=False``, so the disk is not measured).
+  log (``sync=False``, so the disk is not measured);
+- ``server``, ``server-close``: the builtin server's protocol fed raw requests on one
+  keep-alive connection, or one new connection per request, with a stand-in socket and a
+  log that is durable at once (its Python work only).
 
     .venv/bin/python bench/pixel/micro.py [--n 50000]
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +102,80 @@ def asgi_loop(app: Any, requests: list[dict[str, Any]], n: int) -> None:
     asyncio.run(run())
 
 
-LOOPS = {"core": core_loop, "asgi": asgi_loop}
+class _Transport:
+    """Stands in for the socket: the builtin server's Python work, not the kernel's."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def write(self, data: bytes) -> None:
+        self.sent += 1
+
+    def close(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("198.51.100.7", 50000)
+
+
+class _InstantLog:
+    """Stands in for the hit log: every line is durable at once (the disk is not measured)."""
+
+    def submit(self, line: bytes, done: Callable[[OSError | None], None]) -> None:
+        done(None)
+
+
+def _raw(scope: dict[str, Any], close: bool) -> bytes:
+    lines = [f"GET {scope['path']} HTTP/1.1".encode()]
+    lines += [b"%s: %s" % (name.title(), value) for name, value in scope["headers"]]
+    if close:
+        lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _server(tmp: Path) -> Any:
+    from republish.pixel.server import PixelServer
+
+    server = PixelServer(tmp, sync=False)
+    server.log = _InstantLog()  # type: ignore[assignment]
+    return server
+
+
+def server_loop(app: Any, requests: list[dict[str, Any]], n: int) -> None:
+    from republish.pixel.server import _Connection
+
+    server = _server(app.log_dir)
+    raw = [_raw(scope, close=False) for scope in requests]
+    count = len(raw)
+    connection = _Connection(server)
+    transport = _Transport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    for i in range(n):
+        connection.data_received(raw[i % count])
+    assert transport.sent == n
+
+
+def server_close_loop(app: Any, requests: list[dict[str, Any]], n: int) -> None:
+    from republish.pixel.server import _Connection
+
+    server = _server(app.log_dir)
+    raw = [_raw(scope, close=True) for scope in requests]
+    count = len(raw)
+    transport = _Transport()
+    for i in range(n):
+        connection = _Connection(server)
+        connection.connection_made(transport)  # type: ignore[arg-type]
+        connection.data_received(raw[i % count])
+        connection.connection_lost(None)
+    assert transport.sent == n
+
+
+LOOPS = {
+    "core": core_loop,
+    "asgi": asgi_loop,
+    "server": server_loop,
+    "server-close": server_close_loop,
+}
 
 
 def timed(loop: str, mix: str, n: int) -> float:
@@ -148,7 +225,7 @@ def main() -> None:
                 value = f"{instructions(loop, mix, args.n) / 1000:.1f}k instructions"
             else:
                 value = f"{timed(loop, mix, args.n):.2f} µs"
-            print(f"{loop:5} {mix:7} {value} per request", flush=True)
+            print(f"{loop:12} {mix:7} {value} per request", flush=True)
 
 
 if __name__ == "__main__":

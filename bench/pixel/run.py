@@ -223,14 +223,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs each")
-    parser.add_argument("--only", help="only the servers whose name contains this (and nginx)")
+    parser.add_argument("--only", help="only the servers whose name matches this regex (and nginx)")
     args = parser.parse_args()
     for tool in ("wrk", "hey", "nginx", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install wrk hey nginx-light util-linux")
     names = list(SERVERS)
     if args.only:
-        names = [name for name in names if name == names[0] or args.only in name]
+        names = [name for name in names if name == names[0] or re.search(args.only, name)]
     # Every server runs for the whole measurement (an idle one costs nothing) and the wrk
     # runs go round-robin, best of --rounds: the machine is shared, and a neighbour's load
     # only ever slows a run down, so the best of interleaved rounds is the fairest ratio.

@@ -35,6 +35,7 @@ GIF = (
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 PREFIX = "/p/"
+_NONE = DropReason.NONE  # enum members read off the class are slow in 3.11
 _STORY_PATH = STORY_PATH
 # The response headers (ASGI form), with X-Republish-Dropped for hits that are not views.
 BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -89,7 +90,7 @@ class PixelApp:
             if scope["type"] == "lifespan":
                 await self._lifespan(receive, send)
             return
-        reason = DropReason.NONE
+        reason = _NONE
         try:
             wanted = self.core.header_names
             fields = {name: value for name, value in scope["headers"] if name in wanted}

@@ -55,6 +55,9 @@ DRAIN_TIMEOUT_S = 10.0
 _CONNECTION = {"": b"", "close": b"Connection: close\r\n", "keep": b"Connection: keep-alive\r\n"}
 
 
+_NONE = DropReason.NONE  # enum members read off the class are slow in 3.11
+
+
 class _TooLarge(Exception):
     pass
 
@@ -102,6 +105,21 @@ class _Responses:
 class _Connection(asyncio.Protocol):
     """One client connection: parse requests, record hits, answer once durable."""
 
+    __slots__ = (
+        "active",
+        "closing",
+        "fields",
+        "head_bytes",
+        "last",
+        "owed",
+        "parser",
+        "peer",
+        "server",
+        "transport",
+        "url",
+        "wanted",
+    )
+
     def __init__(self, server: PixelServer) -> None:
         self.server = server
         self.parser = httptools.HttpRequestParser(self)
@@ -109,7 +127,7 @@ class _Connection(asyncio.Protocol):
         self.peer = ""
         self.url = b""
         self.fields: dict[bytes, bytes] = {}
-        self.wanted = server.core.header_names
+        self.wanted = server.header_names
         self.head_bytes = 0
         self.owed: deque[bytes] = deque()  # answers waiting for their hit to be durable
         self.last: bytes | None = None  # sent after the owed answers, then close
@@ -168,15 +186,16 @@ class _Connection(asyncio.Protocol):
         if self.closing:
             return
         parser = self.parser
-        keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
-        if not keep_alive:
-            connection = "close"
-        elif parser.get_http_version() == "1.0":
-            connection = "keep"
-        else:
-            connection = ""
+        keep_alive = parser.should_keep_alive()
+        connection = "" if keep_alive else "close"
+        header = self.fields.get(b"connection")
+        if header is not None:  # HTTP/1.0 keep-alive is confirmed; upgrades are refused
+            if parser.should_upgrade():
+                keep_alive, connection = False, "close"
+            elif keep_alive and b"keep-alive" in header.lower():
+                connection = "keep"
         server = self.server
-        reason = DropReason.NONE
+        reason = _NONE
         line = b""
         url, fields = self.url, self.fields
         self.url, self.fields, self.head_bytes = b"", {}, 0  # for the next request
@@ -251,6 +270,7 @@ class PixelServer:
         self.log_dir = log_dir
         self.log = HitLog(log_dir / "segments", sync=sync)
         self.core = HitCore(log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock)
+        self.header_names = self.core.header_names | {b"connection"}
         self.responses = _Responses()
         self.connections: set[_Connection] = set()
         self.stopping = False
