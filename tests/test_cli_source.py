@@ -168,6 +168,37 @@ def test_watch_stops_cleanly_on_a_signal(
 # --- ingest --feed / --sitemap / --wordpress -------------------------------------------
 
 
+def _ingest_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """``republish ingest ARGS`` in a process whose stderr is a real terminal (a pty), so
+    a progress bar is drawn there: exit status, stdout, and what the terminal received."""
+    env = {**os.environ, **env, "COLUMNS": "100"}
+    env.pop("FORCE_COLOR", None)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "republish", "ingest", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the process closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out, _ = process.communicate(timeout=60)
+    os.close(leader)
+    return process.returncode, out.decode(), drawn.decode(errors="replace")
+
+
 def test_ingest_feed_of_1000_with_progress_bar_then_nothing_changes(
     cli_env: dict[str, str], db: Database, daily: str, http_server: LoopbackServer
 ) -> None:
@@ -175,32 +206,9 @@ def test_ingest_feed_of_1000_with_progress_bar_then_nothing_changes(
     url = http_server.route(
         "/big.xml", Response(200, feed, {"Content-Type": "application/rss+xml"})
     )
-    env = {**os.environ, **cli_env, "COLUMNS": "100"}
-    env.pop("FORCE_COLOR", None)
-    command = [sys.executable, "-m", "republish", "ingest", "--publisher", daily, "--feed", url]
 
     def run_on_a_terminal() -> tuple[int, str, str]:
-        # stderr is a real terminal (a pty), so the progress bar is drawn there.
-        leader, follower = pty.openpty()
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=follower
-        )
-        os.close(follower)
-        drawn = b""
-        while True:
-            ready, _, _ = select.select([leader], [], [], 60)
-            if not ready:
-                break
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the process closed its end
-                break
-            if not chunk:
-                break
-            drawn += chunk
-        out, _ = process.communicate(timeout=60)
-        os.close(leader)
-        return process.returncode, out.decode(), drawn.decode(errors="replace")
+        return _ingest_on_a_terminal(cli_env, "--publisher", daily, "--feed", url)
 
     code, out, drawn = run_on_a_terminal()
     assert code == 0, drawn
@@ -214,9 +222,24 @@ def test_ingest_feed_of_1000_with_progress_bar_then_nothing_changes(
     assert "0 new, 0 updated, 1000 unchanged, 0 withdrawn, 0 refused, 0 failed" in out
     assert _count(db, stories_table) == 1000 and _count(db, story_revisions) == 1000
 
-    # Without a terminal (or with --quiet) there is no bar: stderr stays empty.
-    code, out, err = _run(cli_env, "ingest", "--publisher", daily, "--feed", url)
+    # Without a terminal there is no bar: stderr stays empty (FORCE_COLOR would fake one).
+    result = CliRunner().invoke(
+        cli,
+        ["ingest", "--publisher", daily, "--feed", url],
+        env={**cli_env, "FORCE_COLOR": None},
+        catch_exceptions=False,
+    )
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert (code, err) == (0, "") and "1000 unchanged" in out
+
+
+def test_ingest_quiet_draws_no_bar_on_a_terminal(
+    cli_env: dict[str, str], db: Database, daily: str, site: Site
+) -> None:
+    feed = site.url("/feed.xml")
+    code, out, drawn = _ingest_on_a_terminal(cli_env, "--publisher", daily, "--feed", feed, "-q")
+    assert (code, drawn) == (0, "")
+    assert "4 new" in out
 
 
 def test_ingest_feed_update_and_refused_entries(
