@@ -210,6 +210,7 @@ def publisher_for_token(db: Database, token: str) -> Publisher | None:
 def publisher_to_json(publisher: Publisher) -> dict[str, Any]:
     """A publisher as the CLI and API show it (no token)."""
     return store.publisher_values(publisher) | {
+        "site_profile": store.profile_to_json(publisher.site_profile),
         "created_at": publisher.created_at.isoformat() if publisher.created_at else None,
         "updated_at": publisher.updated_at.isoformat() if publisher.updated_at else None,
     }

@@ -339,6 +339,8 @@ def test_publisher_profile_set_show_clear(
         "published": "",
         "exclude": [".donate", "aside.related"],
     }
+    shown = json.loads(_run(cli_env, "publisher", "show", daily)[1])
+    assert shown["site_profile"]["headline"] == "h1.title"
     code, out, _ = _run(cli_env, "publisher", "profile", daily, "--clear")
     assert code == 0 and "no site profile" in out
     assert _stored_profile(db) is None

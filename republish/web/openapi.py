@@ -83,7 +83,16 @@ SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "properties": {"error": _STRING}, "required": ["error"]},
     "Publisher": {
         "type": "object",
-        "properties": {"slug": _STRING, **_PUBLISHER_FIELDS},
+        "properties": {
+            "slug": _STRING,
+            **_PUBLISHER_FIELDS,
+            "site_profile": {
+                "type": ["object", "null"],
+                "description": "CSS selectors overriding extraction on the publisher's pages "
+                "(body, headline, byline, published, exclude); set with `republish publisher "
+                "profile`",
+            },
+        },
     },
     "Story": {
         "type": "object",
