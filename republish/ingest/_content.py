@@ -23,6 +23,8 @@ from copy import deepcopy
 
 from lxml import etree
 
+from republish.ingest._text import text_of as _string
+
 #: Blocks kept whole in the body.
 BLOCK_TAGS = frozenset(
     {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "blockquote", "pre", "table"}
@@ -43,8 +45,6 @@ MARKED_SHARE = 0.3
 #: Share of the best container's own paragraph text a sibling needs to join it.
 SIBLING_SHARE = 0.2
 
-_string = etree.XPath("string()")
-_marked = etree.XPath("//*[@itemprop='articleBody' or @class or @id]")
 _BODY_MARK = re.compile(
     r"(?:^|[^a-z])(?:article|story|entry|post|body|news|blog|text)[-_]?"
     r"(?:body|content|text|copy|entry|inner)(?:$|[^a-z])"
@@ -141,15 +141,16 @@ def container(root: etree._Element) -> list[etree._Element]:
         return []
     marked = [
         element
-        for element in _marked(root)
-        if total.get(element, 0.0) >= MARKED_SHARE * top
+        for element in total
+        if total[element] >= MARKED_SHARE * top
         and element.tag not in {"html", "body"}
         and _is_marked(element)
     ]
     if marked:
         # The innermost marked element that still holds nearly all the marked text.
         most = max(total[element] for element in marked)
-        return [[element for element in marked if total[element] >= 0.9 * most][-1]]
+        near = [element for element in marked if total[element] >= 0.9 * most]
+        return [max(near, key=lambda element: sum(1 for _ in element.iterancestors()))]
     best = max(direct, key=direct.__getitem__)
     parent = best.getparent()
     if parent is None or best.tag == "body":

@@ -13,6 +13,7 @@ from lxml import etree
 
 from republish.ingest._bylines import split_byline, unique
 from republish.ingest._dates import parse_date
+from republish.ingest._text import text_of as _string
 
 _ARTICLE_TYPES = {
     "article",
@@ -29,13 +30,20 @@ _ARTICLE_TYPES = {
     "scholarlyarticle",
 }
 _TITLE_SUFFIX = re.compile(r"\s+[|\u2013\u2014\-:\u00b7]\s+[^|\u2013\u2014\-:\u00b7]{2,60}$")
-_string = etree.XPath("string()")
-_BYLINE_SELECTOR = (
-    '//*[@rel="author" or @itemprop="author" or '
-    'contains(concat(" ", normalize-space(@class), " "), " byline ") or '
-    'contains(concat(" ", normalize-space(@class), " "), " author-name ") or '
-    'contains(concat(" ", normalize-space(@class), " "), " byline__author ")]'
-)
+_BYLINE_CLASSES = frozenset({"byline", "author-name", "byline__author"})
+
+
+def _byline_elements(root: etree._Element) -> list[etree._Element]:
+    return [
+        element
+        for element in root.iter()
+        if element.attrib
+        and (
+            element.get("rel") == "author"
+            or element.get("itemprop") == "author"
+            or _BYLINE_CLASSES & set((element.get("class") or "").split())
+        )
+    ]
 
 
 @dataclass
@@ -210,24 +218,35 @@ def _from_meta_tags(root: etree._Element, meta: Meta) -> None:
 # Markup that names a story's section or tags when no metadata does: microdata
 # (itemprop=articleSection), rel=category/rel=tag links (the rel-tag microformat, used by
 # WordPress and Ghost themes), Drupal's section field.
-_SECTION_MARKUP = etree.XPath(
-    "//*[@itemprop='articleSection' and not(self::meta)]"
-    " | //*[contains(@class, 'field--name-field-section')]"
-)
-_REL_LINKS = etree.XPath("//a[@rel]")
+def _section_markup(root: etree._Element) -> list[etree._Element]:
+    return [
+        element
+        for element in root.iter()
+        if element.attrib
+        and (
+            (element.get("itemprop") == "articleSection" and element.tag != "meta")
+            or "field--name-field-section" in (element.get("class") or "")
+        )
+    ]
 
 
 def _rel_links(root: etree._Element, rel: str) -> list[etree._Element]:
-    return [link for link in _REL_LINKS(root) if rel in (link.get("rel") or "").lower().split()]
+    return [link for link in root.iter("a") if rel in (link.get("rel") or "").lower().split()]
 
 
-_UPDATED_TIME = etree.XPath(
-    "//time[@datetime][contains(@class, 'updated') or contains(@class, 'modified')"
-    " or @itemprop='dateModified']"
-)
-_PUBLISHED_TIME = etree.XPath(
-    "//time[@datetime][contains(@class, 'published') or @itemprop='datePublished' or @pubdate]"
-)
+def _times(root: etree._Element, marks: tuple[str, ...], itemprop: str) -> list[etree._Element]:
+    """``<time datetime>`` elements whose class holds one of ``marks`` or with the
+    ``itemprop``."""
+    return [
+        time_el
+        for time_el in root.iter("time")
+        if time_el.get("datetime")
+        and (
+            time_el.get("itemprop") == itemprop
+            or any(mark in (time_el.get("class") or "") for mark in marks)
+            or (itemprop == "datePublished" and time_el.get("pubdate") is not None)
+        )
+    ]
 
 
 def _from_markup(root: etree._Element, meta: Meta) -> None:
@@ -241,11 +260,11 @@ def _from_markup(root: etree._Element, meta: Meta) -> None:
             meta.headline = _TITLE_SUFFIX.sub("", " ".join((title.text or "").split()))
     if not meta.bylines:
         names: list[str] = []
-        for element in root.xpath(_BYLINE_SELECTOR)[:6]:
+        for element in _byline_elements(root)[:6]:
             names.extend(split_byline(_string(element)))
         meta.bylines = unique(names)
     if not meta.section:
-        for element in [*_SECTION_MARKUP(root), *_rel_links(root, "category")]:
+        for element in [*_section_markup(root), *_rel_links(root, "category")]:
             meta.section = " ".join(_string(element).split())
             if meta.section:
                 break
@@ -257,12 +276,12 @@ def _from_markup(root: etree._Element, meta: Meta) -> None:
         ]
         meta.tags = unique([name for name in names if name])
     if meta.updated_at is None:
-        for time_el in _UPDATED_TIME(root):
+        for time_el in _times(root, ("updated", "modified"), "dateModified"):
             meta.updated_at = parse_date(time_el.get("datetime"))
             if meta.updated_at is not None:
                 break
     if meta.published_at is None:
-        for time_el in _PUBLISHED_TIME(root):
+        for time_el in _times(root, ("published",), "datePublished"):
             meta.published_at = parse_date(time_el.get("datetime"))
             if meta.published_at is not None:
                 break

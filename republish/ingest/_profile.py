@@ -11,9 +11,8 @@ from lxml.cssselect import CSSSelector
 
 from republish.ingest._bylines import split_byline, unique
 from republish.ingest._dates import parse_date
+from republish.ingest._text import text_of as _string
 from republish.models import SiteProfile
-
-_string = etree.XPath("string()")
 
 
 class ProfileError(ValueError):

@@ -19,6 +19,7 @@ from republish import clean
 from republish.ingest import _content, _profile
 from republish.ingest._chrome import page_limit, strip_chrome_markup, strip_chrome_text
 from republish.ingest._meta import Meta, page_meta
+from republish.ingest._text import text_of as _string
 from republish.ingest.origin import detect_origin
 from republish.models import Extracted, SiteProfile
 from republish.urls import host_of
@@ -55,7 +56,6 @@ def decode(content: str | bytes) -> str:
 # Plain lxml elements (no per-element class lookup as with lxml.html's parser);
 # comments and processing instructions never reach the tree.
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
-_string = etree.XPath("string()")
 
 
 def parse(html: str | bytes) -> etree._Element | None:
