@@ -334,3 +334,16 @@ def test_connection_refused(reader: str) -> None:
         error = _bounded(lambda: read(client, f"http://127.0.0.1:{port}"), seconds=10)
 
     assert "could not connect" in _refused(error)
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_comment_runs_cost_linear_time(
+    server: LoopbackServer, fetcher: Client, reader: str
+) -> None:
+    # Many comments before the root (a backtracking pattern would take ages on these).
+    body = b"<!-- -->" * 100_000 + b"<!--" * 1000
+    url = server.route(f"/comments/{reader}", Response(200, body, XML))
+
+    message = _refused(_bounded(lambda: READERS[reader](fetcher, url), seconds=5))
+
+    assert "not well-formed" in message

@@ -23,7 +23,7 @@ from republish.ingest.sources import SourceError
 from republish.models import Extracted
 from republish.urls import InvalidURL, check_http_url
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)\b", re.I | re.S)
+_HTML_TAG = re.compile(rb"<(!doctype\s+html|html)\b", re.I)
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -44,6 +44,20 @@ def fetch(
         raise SourceError(str(exc)) from None
 
 
+def _is_html(head: bytes) -> bool:
+    """Whether a document opens (after blanks and comments) with an HTML doctype or tag."""
+    at = 0
+    while True:
+        while at < len(head) and head[at : at + 1].isspace():
+            at += 1
+        if not head.startswith(b"<!--", at):
+            return bool(_HTML_TAG.match(head, at))
+        end = head.find(b"-->", at + 4)
+        if end < 0:
+            return False
+        at = end + 3
+
+
 def xml_items(content: bytes, where: str, what: str) -> tuple[str, Iterator[Element]]:
     """Stream a document through defusedxml, which refuses DTDs, entity declarations and
     external references (and anything not well-formed): its root element's local name,
@@ -56,7 +70,7 @@ def xml_items(content: bytes, where: str, what: str) -> tuple[str, Iterator[Elem
     """
     if not content.strip():
         raise SourceError(f"not {what}: {where} sent an empty body")
-    if _HTML_START.match(content[:4096]):
+    if _is_html(content[:4096]):
         raise SourceError(f"not {what}: {where} is an HTML page")
     events = _events(content, where, what)
     first = next(events, None)

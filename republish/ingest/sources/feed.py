@@ -119,12 +119,16 @@ def parse_feed(
     response_headers = {"content-location": feed_url}
     if content_type:
         response_headers["content-type"] = content_type
-    parsed = feedparser.parse(
-        io.BytesIO(content),
-        response_headers=response_headers,
-        resolve_relative_uris=False,
-        sanitize_html=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(content),
+            response_headers=response_headers,
+            resolve_relative_uris=False,
+            sanitize_html=False,
+        )
+    except Exception as exc:  # a third-party parser on hostile input: never a crash
+        where = _display_url(feed_url)
+        raise SourceError(f"not a feed: {where} could not be read ({type(exc).__name__})") from None
     if not parsed.get("version") and not parsed.entries:
         raise SourceError(f"not a feed: {_display_url(feed_url)} has no RSS or Atom content")
     site_name = plain(str(parsed.feed.get("title", "")))
