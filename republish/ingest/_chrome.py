@@ -193,6 +193,12 @@ def page_limit(root: etree._Element) -> int:
 _MARKUP_CACHE: dict[tuple[str, str | None, str | None, str | None, str | None, bool], bool] = {}
 
 
+def clear_caches() -> None:
+    """Forget the cached decisions (see :func:`republish.ingest.extract.clear_caches`)."""
+    _TOKEN_CACHE.clear()
+    _MARKUP_CACHE.clear()
+
+
 def _is_chrome_markup(element: etree._Element) -> bool:
     tag = element.tag
     get = element.get

@@ -112,6 +112,11 @@ class Scores:
         return False
 
 
+def clear_caches() -> None:
+    """Forget the cached story-body marks."""
+    _MARK_CACHE.clear()
+
+
 def _is_marked(element: etree._Element) -> bool:
     if element.get("itemprop") == "articleBody":
         return True
