@@ -347,3 +347,21 @@ def test_comment_runs_cost_linear_time(
     message = _refused(_bounded(lambda: READERS[reader](fetcher, url), seconds=5))
 
     assert "not well-formed" in message
+
+
+def test_long_fields_cost_linear_time(server: LoopbackServer, fetcher: Client) -> None:
+    # An author, title and category each hundreds of kilobytes long, built to make
+    # backtracking patterns slow.
+    long = "a@" * 200_000
+    story = "<p>" + "Words of a story. " * 40 + "</p>" + "\n \n" * 50_000
+    feed = f"""<?xml version="1.0"?><rss version="2.0"
+xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>
+<item><title>{long}</title><link>https://feeds.example/long</link>
+<author>{long} ({long})</author><category>{long}</category>
+<content:encoded><![CDATA[{story}]]></content:encoded></item>
+</channel></rss>""".encode()
+    url = server.route("/long-fields", Response(200, feed, XML))
+
+    error = _bounded(lambda: read_feed(fetcher, url), seconds=10)
+
+    assert error is None

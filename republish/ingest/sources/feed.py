@@ -54,6 +54,7 @@ FULL_CONTENT_MIN_CHARS = 400
 _FEED_ROOTS = frozenset({"rss", "RDF", "feed"})
 # RSS 2.0 <author>: "desk@news.example (Ana Ruiz)".
 _EMAIL_NAME = re.compile(r"^\s*\S+@\S+\s*\((.+)\)\s*$")
+_MAX_BYLINE = 300
 _EMAIL = re.compile(r"^\s*\S+@\S+\s*$")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 
@@ -238,6 +239,8 @@ def _bylines(item: Mapping[str, Any]) -> tuple[str, ...]:
     if not raw and item.get("author"):
         raw = [str(item.get("author"))]
     for value in raw:
+        if len(value) > _MAX_BYLINE:  # no byline is this long (and patterns stay cheap)
+            continue
         match = _EMAIL_NAME.match(value)
         if match:
             value = match.group(1)
