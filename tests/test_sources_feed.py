@@ -307,3 +307,15 @@ def test_validators_come_from_the_latest_answer(
 
     assert listing.etag is None and listing.last_modified is None
     assert http_server.requests[0][2]["If-None-Match"] == '"old"'
+
+
+def test_overlong_terms_are_dropped(http_server: LoopbackServer, fetcher: Client) -> None:
+    feed = make_feed(1).replace(
+        b"<category>Council</category>", b"<category>" + b"x" * 300 + b"</category>"
+    )
+    url = http_server.route("/f", Response(200, feed, RSS))
+
+    story = read_feed(fetcher, url).entries[0].extracted
+
+    assert story is not None
+    assert story.tags == ("Alder Creek",) and story.section == "Alder Creek"

@@ -362,6 +362,9 @@ xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</titl
 </channel></rss>""".encode()
     url = server.route("/long-fields", Response(200, feed, XML))
 
-    error = _bounded(lambda: read_feed(fetcher, url), seconds=10)
+    listing: list[Listing] = []
+    error = _bounded(lambda: listing.append(read_feed(fetcher, url)), seconds=10)
 
     assert error is None
+    # A title that long is no headline: the page would be fetched instead.
+    assert [e.extracted for e in listing[0].entries] == [None]

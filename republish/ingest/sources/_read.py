@@ -23,6 +23,10 @@ from republish.ingest.sources import SourceError
 from republish.models import Extracted
 from republish.urls import InvalidURL, check_http_url
 
+#: A title longer than this is no headline (the page is fetched instead); a category or
+#: tag longer than this is dropped.
+MAX_HEADLINE = 1000
+MAX_TERM = 200
 _HTML_TAG = re.compile(rb"<(!doctype\s+html|html)\b", re.I)
 _TAG = re.compile(r"<[^>]*>")
 
@@ -196,8 +200,8 @@ def story(
         published_at=published_at,
         updated_at=updated_at,
         canonical_url=url,
-        section=section,
-        tags=tags,
+        section=section if len(section) <= MAX_TERM else "",
+        tags=tuple(tag for tag in tags if len(tag) <= MAX_TERM),
         body_html=body,
         body_text=text,
         origin=detect_origin(text, bylines),

@@ -27,6 +27,8 @@ from republish._netguard import display_url as _display_url
 from republish.ingest._bylines import split_byline, unique
 from republish.ingest.sources import Entry, Listing, SourceError
 from republish.ingest.sources._read import (
+    MAX_HEADLINE,
+    MAX_TERM,
     absolute_link,
     fetch,
     plain,
@@ -175,7 +177,7 @@ def _entry(
     newest = max((d for d in (published, updated) if d), default=None)
     body = _full_content(item)
     headline = _headline(item)
-    if body is None or not headline:
+    if body is None or not headline or len(headline) > MAX_HEADLINE:
         return newest, Entry(url=link, modified_at=newest)
     extracted = story(
         url=link,
@@ -254,4 +256,4 @@ def _tags(item: Mapping[str, Any]) -> tuple[str, ...]:
     terms = [
         plain(str(tag.get("label") or tag.get("term") or "")) for tag in item.get("tags") or ()
     ]
-    return unique([term for term in terms if term])
+    return unique([term for term in terms if term and len(term) <= MAX_TERM])

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from republish._netguard import display_url
 from republish.ingest._bylines import split_byline, unique
 from republish.ingest.sources import Entry, Listing, SourceError
-from republish.ingest.sources._read import absolute_link, date, plain, story
+from republish.ingest.sources._read import MAX_HEADLINE, MAX_TERM, absolute_link, date, plain, story
 from republish.net import Client, FetchError, HTTPStatusError, TooLarge, UnsupportedContent
 from republish.urls import InvalidURL, check_http_url
 
@@ -175,11 +175,13 @@ def _entry(post: Mapping[str, Any]) -> Entry | None:
         return None
     headline = plain(_rendered(post, "title"))
     body = _rendered(post, "content")
-    if not headline or not body.strip():
+    if not headline or len(headline) > MAX_HEADLINE or not body.strip():
         return Entry(url=link, modified_at=modified)  # the page has to be extracted
     published = _gmt(post.get("date_gmt")) or _gmt(post.get("date"))
     categories, tags = _terms(post)
-    section = next((name for name in categories if name.casefold() not in _NO_SECTION), "")
+    section = next(
+        (c for c in categories if c.casefold() not in _NO_SECTION and len(c) <= MAX_TERM), ""
+    )
     extracted = story(
         url=link,
         headline=headline,
