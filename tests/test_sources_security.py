@@ -32,8 +32,6 @@ from republish.net import Client
 from tests.servers import LoopbackServer, Response
 from tests.sources_fixtures import XML, loopback_client
 
-pytestmark = pytest.mark.shared
-
 MB = 1024 * 1024
 #: Peak Python allocation allowed while reading one hostile document (the fetch limit is
 #: 10 MB by default; the hostile documents here are all far smaller).
@@ -99,6 +97,7 @@ def _xml_attacks(shared: Path) -> list[tuple[str, bytes]]:
     return found
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_xml_attack_corpus_is_refused(
     shared_dir: Path, server: LoopbackServer, fetcher: Client, reader: str
@@ -187,6 +186,7 @@ def _with_link(content: bytes, n: int) -> bytes:
     return re.sub(rb"<item>", b"<item><title>Story</title><link>" + link + b"</link>", content)
 
 
+@pytest.mark.shared
 def test_hostile_html_feeds_are_cleaned(shared_dir: Path) -> None:
     folder = shared_dir / "data" / "security" / "feeds" / "feedparser-sanitize"
     files = sorted(folder.glob("*.xml"))
@@ -220,6 +220,7 @@ def test_hostile_html_feeds_are_cleaned(shared_dir: Path) -> None:
     assert refused <= 5  # malformed ones (an unclosed comment, a stray character)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("name", ["entry_content_script.xml", "entry_content_onclick.xml"])
 def test_hostile_feed_over_http(
     shared_dir: Path, server: LoopbackServer, fetcher: Client, name: str
