@@ -267,3 +267,23 @@ def test_many_posts_over_many_pages(http_server: LoopbackServer, fetcher: Client
     assert [q["page"][0] for q in _queries(http_server)] == ["1", "2", "3"]
     first = listing.entries[0].extracted
     assert first is not None and first.headline == "Story 0 \u2013 from the test site"
+
+
+@pytest.mark.parametrize("value", [None, 7, 1.5, True, [], [1, [2]], {"a": {"b": []}}, "x" * 5000])
+def test_fields_of_any_type_never_crash(
+    http_server: LoopbackServer, fetcher: Client, value: object
+) -> None:
+    post = json.loads(PAGES[0])[0]
+    weird = [{**post, key: value} for key in post]
+    weird += [
+        {**post, "_embedded": {"author": value, "wp:term": value}},
+        {**post, "_embedded": {"wp:term": [value, [value]]}},
+        {**post, "coauthors": [value]},
+        {**post, "title": {"rendered": value}, "content": {"rendered": value}},
+    ]
+    http_server.route(ENDPOINT, wordpress_pages([json.dumps(weird).encode()]))
+
+    listing = read_wordpress(fetcher, http_server.url("/"))
+
+    # The post with its link intact is listed once, whatever else is odd about it.
+    assert [e.url for e in listing.entries] == [post["link"]]

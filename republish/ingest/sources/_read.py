@@ -7,7 +7,7 @@ import io
 import re
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
 
@@ -161,15 +161,6 @@ def absolute_link(value: object, base: str) -> str | None:
 def date(value: object) -> datetime | None:
     """An aware UTC datetime from an ISO 8601 (or common textual) date string."""
     return parse_date(value)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """``value`` as an aware UTC datetime (naive means UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def plain(markup: str) -> str:

@@ -156,17 +156,19 @@ def _rendered(post: Mapping[str, Any], key: str) -> str:
 
 
 def _gmt(value: object) -> datetime | None:
-    # *_gmt fields carry no zone: they are UTC by definition.
-    parsed = date(value)
-    return parsed.astimezone(UTC) if parsed else None
+    # *_gmt fields carry no zone: they are UTC by definition (and naive means UTC).
+    return date(value)
 
 
 def _entry(post: Mapping[str, Any]) -> Entry | None:
     link = absolute_link(post.get("link"), "")
     if link is None:
         return None
+    # The site's local time only when the UTC one is missing (better than no date).
     modified = _gmt(post.get("modified_gmt")) or _gmt(post.get("modified"))
     status = post.get("status", "publish")
+    if not isinstance(status, str):
+        return None
     content = post.get("content")
     protected = isinstance(content, dict) and bool(content.get("protected"))
     if status in _GONE or protected:
