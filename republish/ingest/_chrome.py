@@ -153,11 +153,24 @@ _FURNITURE_OR_MARKED = FURNITURE_TAGS | {"blockquote"}
 
 
 def _may_be_chrome(root: etree._Element) -> list[etree._Element]:
-    """Elements with attributes, and the furniture tags: one walk in Python, which is
-    faster here than an XPath building a node set."""
-    return [
-        element for element in root.iter() if element.attrib or element.tag in _FURNITURE_OR_MARKED
-    ]
+    """Elements with a class, id, role or hidden marker, and the furniture tags: one walk
+    in Python, which is faster here than an XPath building a node set."""
+    found = []
+    for element in root.iter():
+        attrib = element.attrib
+        if attrib:
+            if (
+                "class" in attrib
+                or "id" in attrib
+                or "role" in attrib
+                or "aria-hidden" in attrib
+                or "hidden" in attrib
+            ):
+                found.append(element)
+                continue
+        if element.tag in _FURNITURE_OR_MARKED:
+            found.append(element)
+    return found
 
 
 def _paragraph_text_length(element: etree._Element) -> int:

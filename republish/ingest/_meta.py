@@ -33,16 +33,23 @@ _TITLE_SUFFIX = re.compile(r"\s+[|\u2013\u2014\-:\u00b7]\s+[^|\u2013\u2014\-:\u0
 _BYLINE_CLASSES = frozenset({"byline", "author-name", "byline__author"})
 
 
-def _byline_elements(root: etree._Element) -> list[etree._Element]:
+def _with_markers(root: etree._Element) -> list[etree._Element]:
+    """Elements with a class, rel or itemprop: one walk, shared by the markup readers."""
+    found = []
+    for element in root.iter():
+        attrib = element.attrib
+        if attrib and ("class" in attrib or "rel" in attrib or "itemprop" in attrib):
+            found.append(element)
+    return found
+
+
+def _byline_elements(marked: list[etree._Element]) -> list[etree._Element]:
     return [
         element
-        for element in root.iter()
-        if element.attrib
-        and (
-            element.get("rel") == "author"
-            or element.get("itemprop") == "author"
-            or _BYLINE_CLASSES & set((element.get("class") or "").split())
-        )
+        for element in marked
+        if element.get("rel") == "author"
+        or element.get("itemprop") == "author"
+        or _BYLINE_CLASSES & set((element.get("class") or "").split())
     ]
 
 
@@ -218,15 +225,12 @@ def _from_meta_tags(root: etree._Element, meta: Meta) -> None:
 # Markup that names a story's section or tags when no metadata does: microdata
 # (itemprop=articleSection), rel=category/rel=tag links (the rel-tag microformat, used by
 # WordPress and Ghost themes), Drupal's section field.
-def _section_markup(root: etree._Element) -> list[etree._Element]:
+def _section_markup(marked: list[etree._Element]) -> list[etree._Element]:
     return [
         element
-        for element in root.iter()
-        if element.attrib
-        and (
-            (element.get("itemprop") == "articleSection" and element.tag != "meta")
-            or "field--name-field-section" in (element.get("class") or "")
-        )
+        for element in marked
+        if (element.get("itemprop") == "articleSection" and element.tag != "meta")
+        or "field--name-field-section" in (element.get("class") or "")
     ]
 
 
@@ -258,13 +262,14 @@ def _from_markup(root: etree._Element, meta: Meta) -> None:
         title = next(iter(root.iter("title")), None)
         if title is not None:
             meta.headline = _TITLE_SUFFIX.sub("", " ".join((title.text or "").split()))
+    marked = _with_markers(root) if not (meta.bylines and meta.section) else []
     if not meta.bylines:
         names: list[str] = []
-        for element in _byline_elements(root)[:6]:
+        for element in _byline_elements(marked)[:6]:
             names.extend(split_byline(_string(element)))
         meta.bylines = unique(names)
     if not meta.section:
-        for element in [*_section_markup(root), *_rel_links(root, "category")]:
+        for element in [*_section_markup(marked), *_rel_links(root, "category")]:
             meta.section = " ".join(_string(element).split())
             if meta.section:
                 break
