@@ -247,15 +247,13 @@ def strip_chrome_markup(root: etree._Element, limit: int | None = None) -> None:
     )
     if limit is None:
         limit = page_limit(root)
-    removed: set[etree._Element] = set()
+    gone: set[etree._Element] = set()  # removed elements and everything inside them
     for element in _may_be_chrome(root):
-        if not _is_chrome_markup(element):
-            continue
-        if removed and any(ancestor in removed for ancestor in element.iterancestors()):
+        if not _is_chrome_markup(element) or element in gone:
             continue
         # A chrome class on a container holding much of the story is a false alarm.
         if _paragraph_text_length(element) < limit:
-            removed.add(element)
+            gone.update(element.iter())
             _remove(element)
 
 
