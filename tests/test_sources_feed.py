@@ -319,3 +319,22 @@ def test_overlong_terms_are_dropped(http_server: LoopbackServer, fetcher: Client
 
     assert story is not None
     assert story.tags == ("Alder Creek",) and story.section == "Alder Creek"
+
+
+@pytest.mark.parametrize("charset_header", ["", "; charset=utf-8", "; charset=iso-8859-1"])
+@pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1", "utf-8-sig"])
+def test_the_document_decides_its_encoding(
+    http_server: LoopbackServer, fetcher: Client, encoding: str, charset_header: str
+) -> None:
+    # defusedxml reads the bytes by their BOM and XML declaration; feedparser must read
+    # them the same way, whatever charset the HTTP header claims.
+    text = recorded("rss2.xml").decode().replace("County board", "Comt\u00e9 board")
+    declared = {"utf-16": "UTF-16", "iso-8859-1": "ISO-8859-1", "utf-8-sig": "UTF-8"}[encoding]
+    body = text.replace('encoding="UTF-8"', f'encoding="{declared}"').encode(encoding)
+    url = http_server.route(
+        "/feed", Response(200, body, {"Content-Type": "application/rss+xml" + charset_header})
+    )
+
+    story = read_feed(fetcher, url).entries[0].extracted
+
+    assert story is not None and story.headline.startswith("Comt\u00e9 board delays")
