@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,3 +213,20 @@ def test_stop_answers_what_was_recorded_then_closes(tmp_path: Path) -> None:
             client.get("/p/abc.gif", headers={"user-agent": CHROME})
     assert [p.suffix for p in (served.log_dir / "segments").iterdir()] == [".seg"]
     assert len(served.records()) == 1
+
+
+def test_a_client_that_does_not_read_is_not_read_either(running: Running) -> None:
+    request = b"GET /p/aaa.gif HTTP/1.1\r\nUser-Agent: Googlebot\r\n\r\n" * 100
+    sent = 0
+    with socket.create_connection(("127.0.0.1", running.port)) as conn:
+        conn.settimeout(1.0)
+        deadline = time.monotonic() + 3
+        try:
+            while time.monotonic() < deadline:  # pipelined requests, never reading
+                sent += conn.send(request)
+        except TimeoutError:
+            pass
+        # The server stopped reading once its unread answers backed up: sending stalled.
+        assert time.monotonic() < deadline
+    running.stop()
+    assert 0 < len(running.records()) <= sent // (len(request) // 100)

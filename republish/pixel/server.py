@@ -166,6 +166,15 @@ class _Connection(asyncio.Protocol):
             if not self.closing:  # after a close, the rest of the data is ignored
                 self.finish(BAD_REQUEST)
 
+    def pause_writing(self) -> None:
+        # A client that sends without reading its answers: stop reading its requests.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+
     # httptools callbacks
 
     def on_url(self, url: bytes) -> None:
