@@ -152,7 +152,7 @@ _TEXT_CHECKED = frozenset(
 _FURNITURE_OR_MARKED = FURNITURE_TAGS | {"blockquote"}
 
 
-def _may_be_chrome(root: etree._Element) -> list[etree._Element]:
+def chrome_candidates(root: etree._Element) -> list[etree._Element]:
     """Elements with a class, id, role or hidden marker, and the furniture tags: one walk
     in Python, which is faster here than an XPath building a node set."""
     found = []
@@ -239,16 +239,29 @@ def _decide_chrome_markup(element: etree._Element) -> bool:
     return bool(tokens & CHROME_TOKENS) or tag in FURNITURE_TAGS
 
 
-def strip_chrome_markup(root: etree._Element, limit: int | None = None) -> None:
-    """Remove elements that are chrome by tag or by class/id/role tokens (see the module
-    docstring); never a container holding ``limit`` or more paragraph text."""
+def drop_tags(root: etree._Element) -> None:
+    """Remove the :data:`DROP_TAGS` elements with their content (tails stay)."""
     etree.strip_elements(
         root, *DROP_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False
     )
+
+
+def strip_chrome_markup(
+    root: etree._Element,
+    limit: int | None = None,
+    candidates: list[etree._Element] | None = None,
+) -> None:
+    """Remove elements that are chrome by tag or by class/id/role tokens (see the module
+    docstring); never a container holding ``limit`` or more paragraph text.
+    ``candidates`` is :func:`chrome_candidates` of ``root`` after :func:`drop_tags`, when
+    the caller has it already."""
+    if candidates is None:
+        drop_tags(root)
+        candidates = chrome_candidates(root)
     if limit is None:
         limit = page_limit(root)
     gone: set[etree._Element] = set()  # removed elements and everything inside them
-    for element in _may_be_chrome(root):
+    for element in candidates:
         if not _is_chrome_markup(element) or element in gone:
             continue
         # A chrome class on a container holding much of the story is a false alarm.

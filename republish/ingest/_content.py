@@ -77,7 +77,6 @@ class Scores:
     def __init__(self, root: etree._Element) -> None:
         self.total: dict[etree._Element, float] = {}
         self.direct: dict[etree._Element, float] = {}
-        self.with_blocks: set[etree._Element] = set()
         total, direct = self.total, self.direct
         for block in root.iter("p", "pre", "tr", *_TEXT_BLOCKS):
             tag = block.tag

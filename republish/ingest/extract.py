@@ -17,7 +17,13 @@ from lxml import etree
 
 from republish import clean
 from republish.ingest import _chrome, _content, _profile
-from republish.ingest._chrome import page_limit, strip_chrome_markup, strip_chrome_text
+from republish.ingest._chrome import (
+    chrome_candidates,
+    drop_tags,
+    page_limit,
+    strip_chrome_markup,
+    strip_chrome_text,
+)
 from republish.ingest._meta import Meta, page_meta
 from republish.ingest._text import text_of as _string
 from republish.ingest.origin import detect_origin
@@ -74,7 +80,7 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
 
-_CREDIT_TAGS = ("p", "div", "span", "small", "em", "footer", "section")
+_CREDIT_TAGS = frozenset({"p", "div", "span", "small", "em", "footer", "section"})
 _CREDIT_MARKERS: dict[str, bool] = {}
 
 
@@ -89,13 +95,14 @@ def _is_credit_marker(marker: str) -> bool:
     return found
 
 
-def _credit_text(root: etree._Element) -> str:
-    """Text of elements that look like credit or syndication notes (before chrome goes)."""
+def _credit_text(candidates: list[etree._Element]) -> str:
+    """Text of elements that look like credit or syndication notes (before chrome goes;
+    ``candidates``: the elements with a class or id, see :func:`chrome_candidates`)."""
     parts: list[str] = []
-    for element in root.iter(_CREDIT_TAGS):
-        attrib = element.attrib
-        if not attrib:
+    for element in candidates:
+        if element.tag not in _CREDIT_TAGS:
             continue
+        attrib = element.attrib
         # A photo credit ("AP Photo", "(c) The Associated Press") says who took the
         # picture, not who wrote the story.
         if not _is_credit_marker(f"{attrib.get('class') or ''} {attrib.get('id') or ''}") or any(
@@ -239,9 +246,11 @@ def _main_content(root: etree._Element, url: str, limit: int) -> etree._Element 
     return body
 
 
-def _body_html(root: etree._Element, meta: Meta, base_url: str) -> str:
+def _body_html(
+    root: etree._Element, meta: Meta, base_url: str, candidates: list[etree._Element]
+) -> str:
     limit = page_limit(root)
-    strip_chrome_markup(root, limit)
+    strip_chrome_markup(root, limit, candidates)
     body = _main_content(root, base_url, limit)
     if body is None:
         return ""
@@ -291,12 +300,17 @@ def extract(html: str | bytes, url: str = "", profile: SiteProfile | None = None
         canonical = lxml.html.urljoin(url, canonical)
     if not canonical.startswith(("http://", "https://")):
         canonical = url
-    credit = "\n".join(part for part in (meta.credit_text, _credit_text(root)) if part)
     body_html = None
     if profile is not None and profile.body.strip():
         body_html = _profile_body_html(root, url or canonical, profile)
+    # Scripts, media, figures and their captions go first (a photo credit is not the
+    # story's origin); one walk then finds the elements with markers, read for credit
+    # notes and then for chrome.
+    drop_tags(root)
+    candidates = chrome_candidates(root)
+    credit = "\n".join(part for part in (meta.credit_text, _credit_text(candidates)) if part)
     if body_html is None:
-        body_html = _body_html(root, meta, url or canonical)
+        body_html = _body_html(root, meta, url or canonical, candidates)
     body_text = clean.to_text(body_html)
     origin = detect_origin(body_text, meta.bylines, credit_text=credit)
     return Extracted(
