@@ -49,7 +49,11 @@ def _byline_elements(marked: list[etree._Element]) -> list[etree._Element]:
         for element in marked
         if element.get("rel") == "author"
         or element.get("itemprop") == "author"
-        or _BYLINE_CLASSES & set((element.get("class") or "").split())
+        or (
+            # A substring test first: most class strings hold neither word.
+            ("byline" in (classes := element.get("class") or "") or "author-name" in classes)
+            and _BYLINE_CLASSES & set(classes.split())
+        )
     ]
 
 
@@ -234,8 +238,18 @@ def _section_markup(marked: list[etree._Element]) -> list[etree._Element]:
     ]
 
 
-def _rel_links(root: etree._Element, rel: str) -> list[etree._Element]:
-    return [link for link in root.iter("a") if rel in (link.get("rel") or "").lower().split()]
+def _rel_links(root: etree._Element) -> dict[str, list[etree._Element]]:
+    """Links by the ``category`` and ``tag`` values of their ``rel``."""
+    found: dict[str, list[etree._Element]] = {"category": [], "tag": []}
+    for link in root.iter("a"):
+        rel = link.get("rel")
+        if rel:
+            values = rel.lower().split()
+            if "category" in values:
+                found["category"].append(link)
+            elif "tag" in values:
+                found["tag"].append(link)
+    return found
 
 
 def _times(root: etree._Element, marks: tuple[str, ...], itemprop: str) -> list[etree._Element]:
@@ -268,17 +282,14 @@ def _from_markup(root: etree._Element, meta: Meta) -> None:
         for element in _byline_elements(marked)[:6]:
             names.extend(split_byline(_string(element)))
         meta.bylines = unique(names)
+    rel_links = _rel_links(root) if not (meta.section and meta.tags) else {}
     if not meta.section:
-        for element in [*_section_markup(marked), *_rel_links(root, "category")]:
+        for element in [*_section_markup(marked), *rel_links["category"]]:
             meta.section = " ".join(_string(element).split())
             if meta.section:
                 break
     if not meta.tags:
-        names = [
-            " ".join(_string(link).split())
-            for link in _rel_links(root, "tag")
-            if "category" not in (link.get("rel") or "").lower().split()
-        ]
+        names = [" ".join(_string(link).split()) for link in rel_links["tag"]]
         meta.tags = unique([name for name in names if name])
     if meta.updated_at is None:
         for time_el in _times(root, ("updated", "modified"), "dateModified"):
