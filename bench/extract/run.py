@@ -162,6 +162,12 @@ def extractors() -> list[Extractor]:
             traf(favor_recall=True),
             traf_html,
         ),
+        Extractor(
+            "trafilatura (fast: no fallback extractors)",
+            traf(fast=True),
+            traf(fast=True),
+            traf_html,
+        ),
         Extractor("readability-lxml", readability_text, readability_text, readability_html),
     ]
 
