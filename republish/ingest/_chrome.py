@@ -149,7 +149,6 @@ _CHROME_WORDS = re.compile(
 _TEXT_CHECKED = frozenset(
     {"p", "div", "section", "span", "a", "li", "h2", "h3", "h4", "h5", "h6", "strong"}
 )
-_FURNITURE_OR_MARKED = FURNITURE_TAGS | {"blockquote"}
 
 
 def chrome_candidates(root: etree._Element) -> list[etree._Element]:
@@ -168,7 +167,7 @@ def chrome_candidates(root: etree._Element) -> list[etree._Element]:
             ):
                 found.append(element)
                 continue
-        if element.tag in _FURNITURE_OR_MARKED:
+        if element.tag in FURNITURE_TAGS:
             found.append(element)
     return found
 
