@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -18,6 +19,7 @@ from republish.hits import DropReason, HitRecord, Verdict, encode, read_records
 from republish.models import Extracted
 from republish.pixel.log import HitLog
 from republish.stats import queries
+from republish.stats import rollup as rollup_module
 from republish.stats.rollup import _Batch, rollup
 from republish.store import hits as store
 from republish.store import stories
@@ -111,6 +113,57 @@ def test_small_chunks_count_like_one_chunk(database_url: str, tmp_path: Path) ->
     assert result.hits == len(records)
     assert _tables(db) == whole
     db.dispose()
+
+
+def test_readers_checked_in_memory_or_in_the_database_count_alike(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(database_url)
+    a, b = _stories(db, "daily", 2)
+    (c,) = _stories(db, "weekly", 1)
+    records = _mixed_log(a, b, c)
+    _write(tmp_path / "log", records)
+    clock = T0.timestamp
+    # Small chunks: readers meet again across chunks and transactions.
+    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
+    in_memory = _tables(db)
+    with db.begin() as conn:
+        for table in (daily_stats, republications, daily_readers):
+            conn.execute(table.delete())
+        conn.exec_driver_sql("DELETE FROM hit_log_positions")
+    # No day is small enough to load: every key is checked by the database.
+    monkeypatch.setattr(rollup_module, "_LOAD_FLOOR", 0)
+    monkeypatch.setattr(rollup_module, "_LOAD_PER_KEY", 0)
+    loads: list[int] = []
+    monkeypatch.setattr(
+        rollup_module.store, "readers_of_day", lambda conn, day, limit: loads.append(day)
+    )
+    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
+    assert loads == []
+    assert _tables(db) == in_memory
+    db.dispose()
+
+
+def test_a_stale_day_in_memory_fails_the_pass_instead_of_counting_twice(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (a,) = _stories(db, "daily", 1)
+    page = "https://one.example/x"
+    first = HitRecord(MS, a, Verdict.HUMAN, DropReason.NONE, _hex(1), page)
+    _write(tmp_path / "one", [first])
+    rollup(db, tmp_path / "one", clock=T0.timestamp)
+    # The same reader again, while the pass believes the day has no readers stored (as if
+    # another rollup stored it after the day was loaded).
+    again = HitRecord(MS + 1, a, Verdict.HUMAN, DropReason.NONE, _hex(1), page)
+    (tmp_path / "one" / "segments" / "z-again.seg").write_bytes(encode(again))
+    monkeypatch.setattr(rollup_module.store, "readers_of_day", lambda conn, day, limit: set())
+    with pytest.raises(store.ReadersMoved):
+        rollup(db, tmp_path / "one", clock=T0.timestamp)
+    monkeypatch.undo()
+    assert rollup(db, tmp_path / "one", clock=T0.timestamp).hits == 1
+    with db.connect() as conn:
+        views, readers = conn.execute(sa.select(daily_stats.c.views, daily_stats.c.readers)).one()
+    assert (views, readers) == (2, 1)
 
 
 def test_readers_are_unique_per_story_site_and_day(db: Database, tmp_path: Path) -> None:

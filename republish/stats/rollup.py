@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -137,14 +138,14 @@ class _Batch:
         self,
     ) -> tuple[
         dict[tuple[str, str, date], Counter[str]],
-        tuple[list[tuple[int, int, int]], list[tuple[str, str, date]]],
+        tuple[dict[int, dict[int, int]], list[tuple[str, str, date]]],
         dict[tuple[str, str], list[Any]],
         Counter[tuple[date, str]],
     ]:
         """Turn the raw counts into rows: sites, own-site previews, unknown stories.
 
-        Readers come as (day number, reader key, group) rows, each once, and the (story,
-        site, day) of each group.
+        Readers come as {reader key: group} per day number, and the (story, site, day) of
+        each group.
         """
         stats: dict[tuple[str, str, date], Counter[str]] = defaultdict(Counter)
         dropped: Counter[tuple[date, str]] = Counter()
@@ -190,18 +191,17 @@ class _Batch:
                 continue
             stats[(story, site, day)][column] += n
         groups: dict[tuple[str, str, date], int] = {}
-        keys: list[tuple[int, set[int]]] = []  # per group: day number, reader keys
+        readers: dict[int, dict[int, int]] = {}  # day number -> {reader key: group}
         for (d, raw_story, p), seen in self.readers.items():
             story = raw_story.decode()
             if story not in self.domains or is_own(p, story):
                 continue
             site = site_of(p)
             group = groups.setdefault((story, site, days[d]), len(groups))
-            if group == len(keys):
-                keys.append((d, set()))  # d counts days since 1970 (see day_number)
-            keys[group][1].update(store.reader_keys(raw_story, site.encode(), seen))
-        rows = [(d, key, group) for group, (d, found) in enumerate(keys) for key in found]
-        visitors = (rows, list(groups))
+            keys = store.reader_keys(raw_story, site.encode(), seen)
+            # d counts days since 1970 (see day_number)
+            readers.setdefault(d, {}).update(zip(keys, repeat(group)))
+        visitors = (readers, list(groups))
         pages: dict[tuple[str, str], list[Any]] = {}
         for (raw_story, page), first_ms in self.first.items():
             story = raw_story.decode()
@@ -221,9 +221,73 @@ class _Batch:
         return stats, visitors, pages, dropped
 
 
-def _apply(conn: Any, batch: _Batch, result: RollupResult, now: datetime) -> None:
+# A day's stored reader keys are loaded into memory when there are at most this many per
+# key of that day met so far in the pass (plus a floor): loading a key costs far less than
+# having the database look one up.
+_LOAD_PER_KEY = 16
+_LOAD_FLOOR = 20_000
+_KNOWN_MAX = 4_000_000  # keys held in memory at most (about 60 bytes each)
+
+
+class _KnownReaders:
+    """The stored reader keys of the days a pass is writing, mirrored in memory, so that
+    new readers are found with set operations and stored with a plain insert; letting the
+    database find them (an index lookup and a conflict check per key) was most of the
+    rollup's database work.
+
+    Lives for one pass: days are loaded from committed rows, and a failed transaction ends
+    the pass. A day with too many keys to be worth loading is checked in the database.
+    """
+
+    def __init__(self) -> None:
+        self.days: dict[int, set[int]] = {}
+        self.met: Counter[int] = Counter()  # keys met in this pass, per day
+        self.refused: dict[int, int] = {}  # day -> the limit of the last load that found more
+        self.recent: set[int] = set()  # the days of the previous chunk
+
+    def _known(self, conn: Any, day: int) -> set[int] | None:
+        known = self.days.get(day)
+        if known is not None:
+            return known
+        limit = min(_LOAD_PER_KEY * self.met[day] + _LOAD_FLOOR, _KNOWN_MAX)
+        limit -= sum(map(len, self.days.values()))
+        if limit < 2 * self.refused.get(day, 0) or limit <= 0:
+            return None  # tried with half as many at least; not worth trying yet
+        known = store.readers_of_day(conn, day, limit)
+        if known is None:
+            self.refused[day] = limit
+        else:
+            self.days[day] = known
+        return known
+
+    def add(self, conn: Any, readers: dict[int, dict[int, int]]) -> Counter[int]:
+        """Store the chunk's reader keys (``{key: group}`` per day number); return how
+        many were new per group."""
+        fresh: Counter[int] = Counter()
+        for day, candidates in readers.items():
+            self.met[day] += len(candidates)
+            known = self._known(conn, day)
+            if known is None:
+                rows = [(day, key, group) for key, group in candidates.items()]
+                fresh.update(store.add_readers(conn, rows))
+                continue
+            new = candidates.keys() - known
+            known |= new
+            store.insert_readers(conn, day, new)
+            fresh.update(map(candidates.__getitem__, new))
+        # Keep the days of this chunk and the one before (a log is in time order, more or
+        # less); a day met again later is loaded again.
+        for day in set(self.days) - set(readers) - self.recent:
+            del self.days[day]
+        self.recent = set(readers)
+        return fresh
+
+
+def _apply(
+    conn: Any, batch: _Batch, result: RollupResult, now: datetime, known: _KnownReaders
+) -> None:
     stats, (readers, groups), pages, dropped = batch.resolved or batch.resolve()
-    for group, new in store.add_readers(conn, readers).items():
+    for group, new in known.add(conn, readers).items():
         stats[groups[group]]["readers"] += new
     store.add_daily_stats(
         conn,
@@ -317,6 +381,7 @@ def rollup(
     """
     directory = log_dir / "segments"
     result = RollupResult()
+    readers = _KnownReaders()
     now = datetime.fromtimestamp(clock(), UTC)
     with db.connect() as conn:
         known = store.positions(conn)
@@ -339,7 +404,7 @@ def rollup(
             if consumed == 0 and chunk.size >= chunk_bytes:
                 raise RuntimeError(f"{path}: a line longer than {chunk_bytes} bytes")
             with db.begin() as conn:
-                _apply(conn, batch, result, now)
+                _apply(conn, batch, result, now, readers)
                 store.advance_position(
                     conn,
                     name,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,6 +30,11 @@ _PAGES = ("story_id", "page_url", "site", "first_seen", "last_seen", "views")
 
 class PositionMoved(RuntimeError):
     """Another rollup advanced this segment first; this transaction must be dropped."""
+
+
+class ReadersMoved(RuntimeError):
+    """Another rollup stored a reader key this one was about to store as new; this
+    transaction must be dropped."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,51 @@ def add_readers(conn: sa.Connection, rows: Sequence[tuple[int, int, int]]) -> Co
         return Counter()
     temp = load_temp(conn, "batch_readers", daily_readers, ("day", "reader"), rows, ("grp",))
     return Counter(insert_new_counted(conn, daily_readers, temp, ("day", "reader"), "grp"))
+
+
+def readers_of_day(conn: sa.Connection, day: int, limit: int) -> set[int] | None:
+    """The reader keys stored for ``day`` (a day number), or None if there are more than
+    ``limit`` (too many to be worth holding in memory)."""
+    query = (
+        sa.select(daily_readers.c.reader)
+        .where(daily_readers.c.day == day)
+        .limit(limit + 1)
+        .subquery()
+    )
+    if conn.dialect.name == "postgresql":
+        # One array value instead of a row per key.
+        found = conn.execute(sa.select(sa.func.array_agg(query.c.reader))).scalar_one() or []
+    else:
+        # One JSON array instead of a row per key (see dialect.load_temp about the GIL).
+        text = conn.execute(sa.select(sa.func.json_group_array(query.c.reader))).scalar_one()
+        found = json.loads(text)
+    return None if len(found) > limit else set(found)
+
+
+def insert_readers(conn: sa.Connection, day: int, keys: Collection[int]) -> None:
+    """Store reader keys of ``day`` that are known not to be stored yet.
+
+    A plain insert, no conflict handling: a key that is there after all (another rollup
+    stored it meanwhile) raises :class:`ReadersMoved`, so the transaction rolls back instead
+    of counting a reader twice.
+    """
+    if not keys:
+        return
+    raw: Any = conn.connection.driver_connection
+    dbapi: Any = conn.dialect.dbapi
+    try:
+        if conn.dialect.name == "postgresql":
+            line = b"%d\t" % day + b"%d\n"
+            copy_sql = "COPY daily_readers (day, reader) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                copy.write(b"".join(map(line.__mod__, keys)))
+        else:
+            raw.execute(
+                "INSERT INTO daily_readers (day, reader) SELECT ?, value FROM json_each(?)",
+                (day, json.dumps(list(keys))),
+            )
+    except dbapi.IntegrityError as exc:
+        raise ReadersMoved(f"day {day}") from exc
 
 
 def add_dropped(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
