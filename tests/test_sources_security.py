@@ -369,3 +369,51 @@ xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</titl
     assert error is None
     # A title that long is no headline: the page would be fetched instead.
     assert [e.extracted for e in listing[0].entries] == [None]
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("shape", ["deep", "wide-item", "many-items"])
+def test_element_floods_stay_in_bounded_memory(
+    server: LoopbackServer, fetcher: Client, reader: str, shape: str
+) -> None:
+    # Megabytes of elements: kept as a tree they would take hundreds of megabytes, and
+    # feedparser would spend minutes on them.
+    root = {
+        "feed": (b"<rss><channel>", b"</channel></rss>"),
+        "sitemap": (b"<urlset>", b"</urlset>"),
+    }
+    head, tail = root[reader]
+    bodies = {
+        "deep": head + b"<a>" * 1_000_000,
+        "wide-item": head + b"<url>" + b"<loc>x</loc>" * 300_000 + b"</url>" + tail,
+        "many-items": head + b"<url><loc>/</loc></url>" * 200_000 + tail,
+    }
+    reasons = {
+        ("feed", "deep"): "nested over 256 deep",
+        ("feed", "wide-item"): "over 100,000 elements",
+        ("feed", "many-items"): "over 100,000 elements",
+        ("sitemap", "deep"): "nested over 256 deep",
+        ("sitemap", "wide-item"): "one item holds over 10000 elements",
+        ("sitemap", "many-items"): "it lists over 50,000 URLs",
+    }
+    url = server.route(f"/flood/{reader}/{shape}", Response(200, bodies[shape], XML))
+
+    error = _bounded(lambda: READERS[reader](fetcher, url), seconds=30)
+
+    assert reasons[reader, shape] in _refused(error)
+
+
+def test_sitemap_tree_entry_bound(http_server: LoopbackServer, fetcher: Client) -> None:
+    urls = "".join(f"<url><loc>https://a.example/{i}</loc></url>" for i in range(300))
+    for n in range(3):
+        http_server.route(f"/s{n}.xml", Response(200, f"<urlset>{urls}</urlset>".encode(), XML))
+    index = "".join(
+        f"<sitemap><loc>{http_server.url(f'/s{n}.xml')}</loc></sitemap>" for n in range(3)
+    )
+    url = http_server.route(
+        "/index.xml", Response(200, f"<sitemapindex>{index}</sitemapindex>".encode(), XML)
+    )
+
+    listing = read_sitemap(fetcher, url, max_entries=250)
+
+    assert len(listing.entries) == 250 and not listing.complete

@@ -7,6 +7,7 @@ import io
 import re
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element, ParseError
@@ -27,6 +28,14 @@ from republish.urls import InvalidURL, check_http_url
 #: tag longer than this is dropped.
 MAX_HEADLINE = 1000
 MAX_TERM = 200
+#: Deepest element nesting accepted (news markup stays far below; deeper is an attack on
+#: memory: every open element is kept until it closes).
+MAX_XML_DEPTH = 256
+#: Most elements one child of the root (a sitemap's <url>) may hold when streamed.
+MAX_ITEM_ELEMENTS = 10_000
+#: Most elements in a document checked whole (a feed: a thousand entries of ten or
+#: twenty elements each are far below; feedparser spends about 0.1 ms on each element).
+MAX_ELEMENTS = 100_000
 _HTML_TAG = re.compile(rb"<(!doctype\s+html|html)\b", re.I)
 _TAG = re.compile(r"<[^>]*>")
 
@@ -62,49 +71,32 @@ def _is_html(head: bytes) -> bool:
         at = end + 3
 
 
-def xml_items(content: bytes, where: str, what: str) -> tuple[str, Iterator[Element]]:
-    """Stream a document through defusedxml, which refuses DTDs, entity declarations and
-    external references (and anything not well-formed): its root element's local name,
-    and an iterator over the root's children, each complete when it comes.
-
-    Nothing is held but the child in hand (each is dropped once the next one starts), so
-    a large sitemap costs little memory. Errors are :class:`SourceError`, raised from
-    this call when they come before the root element (a DTD, an empty or HTML body), or
-    from the iterator when they come later.
-    """
+def _check_start(content: bytes, where: str, what: str) -> None:
     if not content.strip():
         raise SourceError(f"not {what}: {where} sent an empty body")
     if _is_html(content[:4096]):
         raise SourceError(f"not {what}: {where} is an HTML page")
-    events = _events(content, where, what)
-    first = next(events, None)
-    if first is None:  # pragma: no cover - iterparse raises on a document without a root
-        raise SourceError(f"not {what}: {where} has no root element")
-    return local_name(first), events
 
 
-def _events(content: bytes, where: str, what: str) -> Iterator[Element]:
-    """The root element (at its start), then each of its children (at their end)."""
-    depth = 0
-    root: Element | None = None
+class _TooDeep(Exception):
+    pass
+
+
+class _TooBig(Exception):
+    pass
+
+
+@contextmanager
+def _refusals(where: str, what: str) -> Iterator[None]:
+    """What defusedxml and expat refuse, as one-line :class:`SourceError` reasons."""
     try:
-        for event, element in defusedxml.ElementTree.iterparse(
-            io.BytesIO(content),
-            events=("start", "end"),
-            forbid_dtd=True,
-            forbid_entities=True,
-            forbid_external=True,
-        ):
-            if event == "start":
-                depth += 1
-                if root is None:
-                    root = element
-                    yield element
-            else:
-                depth -= 1
-                if depth == 1 and root is not None:
-                    yield element
-                    root.clear()  # drop the children read so far
+        yield
+    except _TooDeep:
+        raise SourceError(f"refused {where}: elements nested over {MAX_XML_DEPTH} deep") from None
+    except _TooBig:
+        raise SourceError(
+            f"refused {where}: one item holds over {MAX_ITEM_ELEMENTS} elements"
+        ) from None
     except defusedxml.DTDForbidden:
         raise SourceError(f"refused {where}: it declares a DTD (<!DOCTYPE>)") from None
     except defusedxml.EntitiesForbidden:
@@ -119,13 +111,105 @@ def _events(content: bytes, where: str, what: str) -> Iterator[Element]:
         raise SourceError(f"not {what}: {where} could not be read ({exc})") from None
 
 
-def accept_xml(content: bytes, where: str, what: str) -> str:
-    """The root element's local name once defusedxml accepted the whole document
-    (see :func:`xml_items`); nothing of it is kept."""
-    root, items = xml_items(content, where, what)
-    for _ in items:
+def xml_items(content: bytes, where: str, what: str) -> tuple[str, Iterator[Element]]:
+    """Stream a document through defusedxml, which refuses DTDs, entity declarations and
+    external references (and anything not well-formed, or nested over
+    :data:`MAX_XML_DEPTH`): its root element's local name, and an iterator over the
+    root's children, each complete when it comes.
+
+    Each child is dropped once the next one is read, so a large sitemap costs little
+    memory. Errors are :class:`SourceError`, raised from this call when they come before
+    the root element (a DTD, an empty or HTML body), or from the iterator when later.
+    """
+    _check_start(content, where, what)
+    events = _events(content, where, what)
+    first = next(events, None)
+    if first is None:  # pragma: no cover - iterparse raises on a document without a root
+        raise SourceError(f"not {what}: {where} has no root element")
+    return local_name(first), events
+
+
+def _events(content: bytes, where: str, what: str) -> Iterator[Element]:
+    """The root element (at its start), then each of its children (at their end)."""
+    depth = 0
+    in_item = 0  # elements in the child being read (all kept until it ends)
+    root: Element | None = None
+    with _refusals(where, what):
+        for event, element in defusedxml.ElementTree.iterparse(
+            io.BytesIO(content),
+            events=("start", "end"),
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+        ):
+            if event == "start":
+                depth += 1
+                if depth > MAX_XML_DEPTH:
+                    raise _TooDeep
+                if root is None:
+                    root = element
+                    yield element
+                else:
+                    in_item += 1
+                    if in_item > MAX_ITEM_ELEMENTS:
+                        raise _TooBig
+            else:
+                depth -= 1
+                if depth == 1 and root is not None:
+                    yield element
+                    root.clear()  # drop the children read so far
+                    in_item = 0
+
+
+class _TooMany(Exception):
+    pass
+
+
+class _RootOnly:
+    """A parser target that keeps nothing but the root's tag (and checks the depth and
+    the number of elements)."""
+
+    def __init__(self, max_elements: int) -> None:
+        self.root = ""
+        self.depth = 0
+        self.left = max_elements
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.depth += 1
+        self.left -= 1
+        if self.depth > MAX_XML_DEPTH:
+            raise _TooDeep
+        if self.left < 0:
+            raise _TooMany
+        if not self.root:
+            self.root = tag.rsplit("}", 1)[-1]
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+
+    def data(self, data: str) -> None:
         pass
-    return root
+
+    def close(self) -> str:
+        return self.root
+
+
+def accept_xml(content: bytes, where: str, what: str, *, max_elements: int = MAX_ELEMENTS) -> str:
+    """The root element's local name once defusedxml accepted the whole document (the
+    same checks as :func:`xml_items`, and at most ``max_elements`` elements); nothing of
+    the document is kept, so memory does not grow with it."""
+    _check_start(content, where, what)
+    target = _RootOnly(max_elements)
+    parser = defusedxml.ElementTree.DefusedXMLParser(
+        target=target, forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+    try:
+        with _refusals(where, what):
+            parser.feed(content)
+            parser.close()
+    except _TooMany:
+        raise SourceError(f"refused {where}: over {max_elements:,} elements") from None
+    return target.root
 
 
 def local_name(element: Element) -> str:

@@ -30,10 +30,10 @@ from republish.ingest.sources._read import (
     MAX_HEADLINE,
     MAX_TERM,
     absolute_link,
+    accept_xml,
     fetch,
     plain,
     story,
-    xml_items,
 )
 from republish.net import Client
 
@@ -94,11 +94,10 @@ def read_feed(
             not_modified=True,
         )
     where = _display_url(result.url)
-    root, items = xml_items(result.content, where, "a feed")
+    # The whole document is accepted before feedparser sees any of it.
+    root = accept_xml(result.content, where, "a feed")
     if root not in _FEED_ROOTS:
         raise SourceError(f"not a feed: {where} is XML with a <{root}> root")
-    for _ in items:  # the whole document must be accepted before feedparser sees it
-        pass
     entries = parse_feed(result.content, result.url)
     if limit is not None:
         entries = entries[: max(limit, 0)]

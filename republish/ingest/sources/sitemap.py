@@ -30,7 +30,15 @@ from republish.ingest.sources._read import (
 from republish.net import Client
 from republish.urls import InvalidURL, check_http_url
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_SITEMAPS", "SITEMAP_TYPES", "read_sitemap"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_ENTRIES",
+    "MAX_SITEMAPS",
+    "MAX_URLS",
+    "SITEMAP_TYPES",
+    "read_sitemap",
+]
 
 log = logging.getLogger("republish.ingest.sources")
 
@@ -38,6 +46,10 @@ log = logging.getLogger("republish.ingest.sources")
 MAX_SITEMAPS = 50
 #: Index levels followed at most below the first sitemap.
 MAX_DEPTH = 3
+#: Most URLs one sitemap may list (the sitemap protocol's own limit); more is refused.
+MAX_URLS = 50_000
+#: Most pages one read lists (over all sitemaps); the listing is incomplete beyond.
+MAX_ENTRIES = 250_000
 #: Largest sitemap once a gzip file is inflated (the sitemap protocol's own limit is
 #: 50 MB); the download itself is bounded by ``fetch_max_bytes``.
 MAX_BYTES = 50 * 1024 * 1024
@@ -63,14 +75,15 @@ def read_sitemap(
     max_sitemaps: int = MAX_SITEMAPS,
     max_depth: int = MAX_DEPTH,
     max_bytes: int = MAX_BYTES,
+    max_entries: int = MAX_ENTRIES,
 ) -> Listing:
     """Read the sitemap (or sitemap index) at ``url``: page URLs newest first.
 
     Child sitemaps of an index are followed breadth first, the most recently changed
     (``<lastmod>``) first, at most ``max_depth`` levels and ``max_sitemaps`` fetches,
-    each URL once (so a loop of indexes ends). The listing is ``complete`` when the whole
-    tree was read, nothing was cut by ``limit`` and it is not only news sitemaps (which
-    list just the last two days).
+    each URL once (so a loop of indexes ends); at most ``max_entries`` pages are listed.
+    The listing is ``complete`` when the whole tree was read, nothing was cut by a bound
+    or ``limit`` and it is not only news sitemaps (which list just the last two days).
 
     Raises :class:`SourceError` (one line) when the first sitemap cannot be fetched or
     read; a child that fails is skipped (logged) and makes the listing incomplete.
@@ -109,6 +122,9 @@ def read_sitemap(
             queue.append((child, depth + 1))
         for entry in sitemap.entries:
             known = found.get(entry.url)
+            if known is None and len(found) >= max_entries:
+                whole = False  # enough for one read: the rest waits for the next
+                break
             if known is None or _newer(entry, known):
                 found[entry.url] = entry
         full_list = full_list or (sitemap.is_urlset and not sitemap.news)
@@ -159,7 +175,9 @@ def _read_one(client: Client, url: str, max_bytes: int) -> _Sitemap:
         return _Sitemap(is_urlset=False, children=[link for _, link in children])
     if kind == "urlset":
         urlset = _Sitemap(is_urlset=True)
-        for item in items:
+        for count, item in enumerate(items, 1):
+            if count > MAX_URLS:
+                raise SourceError(f"refused {where}: it lists over {MAX_URLS:,} URLs")
             if local_name(item) == "url":
                 entry, is_news = _url(item, result.url)
                 urlset.news = urlset.news or is_news
@@ -172,6 +190,8 @@ def _read_one(client: Client, url: str, max_bytes: int) -> _Sitemap:
 def _text_sitemap(content: bytes, base: str, where: str) -> _Sitemap:
     """A text sitemap: one page URL per line, no dates (the protocol's plain-text form)."""
     lines = [line.strip() for line in content.decode("utf-8", errors="replace").splitlines()]
+    if sum(1 for line in lines if line) > MAX_URLS:
+        raise SourceError(f"refused {where}: it lists over {MAX_URLS:,} URLs")
     # Full URLs only (as the protocol asks): a line of words is no relative link.
     links = [
         absolute_link(line, base) if _FULL_URL.fullmatch(line) else None for line in lines if line
