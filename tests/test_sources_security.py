@@ -30,7 +30,7 @@ from republish.ingest.sources.sitemap import read_sitemap
 from republish.ingest.sources.wordpress import read_wordpress
 from republish.net import Client
 from tests.servers import LoopbackServer, Response
-from tests.sources_fixtures import XML, loopback_client
+from tests.sources_fixtures import XML, loopback_client, make_posts, wordpress_site
 
 MB = 1024 * 1024
 #: Peak Python allocation allowed while reading one hostile document (the fetch limit is
@@ -417,3 +417,40 @@ def test_sitemap_tree_entry_bound(http_server: LoopbackServer, fetcher: Client) 
     listing = read_sitemap(fetcher, url, max_entries=250)
 
     assert len(listing.entries) == 250 and not listing.complete
+
+
+def _slowly(response: Response, seconds: float) -> Callable[[BaseHTTPRequestHandler], Response]:
+    def handler(request: BaseHTTPRequestHandler) -> Response:
+        time.sleep(seconds)
+        return response
+
+    return handler
+
+
+def test_sitemap_tree_time_budget(http_server: LoopbackServer, fetcher: Client) -> None:
+    # Ten slow child sitemaps: no new one is started once the budget is spent.
+    urlset = Response(200, b"<urlset><url><loc>https://a.example/</loc></url></urlset>", XML)
+    for n in range(10):
+        http_server.route(f"/s{n}.xml", _slowly(urlset, 0.3))
+    index = "".join(
+        f"<sitemap><loc>{http_server.url(f'/s{n}.xml')}</loc></sitemap>" for n in range(10)
+    )
+    url = http_server.route(
+        "/index.xml", Response(200, f"<sitemapindex>{index}</sitemapindex>".encode(), XML)
+    )
+
+    listing = read_sitemap(fetcher, url, max_seconds=0.5)
+
+    assert not listing.complete
+    assert len(http_server.requests) <= 4  # fewer on a loaded machine, never all
+
+
+def test_wordpress_time_budget(http_server: LoopbackServer, fetcher: Client) -> None:
+    site = wordpress_site(make_posts(50))
+    http_server.route("/wp-json/wp/v2/posts", lambda request: (time.sleep(0.3), site(request))[1])
+
+    listing = read_wordpress(fetcher, http_server.url("/"), per_page=5, max_seconds=0.5)
+
+    assert not listing.complete
+    assert len(http_server.requests) <= 4  # fewer on a loaded machine, never all
+    assert len(listing.entries) == 5 * len(http_server.requests)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_ENTRIES",
+    "MAX_SECONDS",
     "MAX_SITEMAPS",
     "MAX_URLS",
     "SITEMAP_TYPES",
@@ -46,6 +48,9 @@ log = logging.getLogger("republish.ingest.sources")
 MAX_SITEMAPS = 50
 #: Index levels followed at most below the first sitemap.
 MAX_DEPTH = 3
+#: No further sitemap is fetched once a read has taken this long (each fetch has its own
+#: ``fetch_timeout_s``): a tree of slow sitemaps cannot hold a poller for long.
+MAX_SECONDS = 120.0
 #: Most URLs one sitemap may list (the sitemap protocol's own limit); more is refused.
 MAX_URLS = 50_000
 #: Most pages one read lists (over all sitemaps); the listing is incomplete beyond.
@@ -76,12 +81,14 @@ def read_sitemap(
     max_depth: int = MAX_DEPTH,
     max_bytes: int = MAX_BYTES,
     max_entries: int = MAX_ENTRIES,
+    max_seconds: float = MAX_SECONDS,
 ) -> Listing:
     """Read the sitemap (or sitemap index) at ``url``: page URLs newest first.
 
     Child sitemaps of an index are followed breadth first, the most recently changed
     (``<lastmod>``) first, at most ``max_depth`` levels and ``max_sitemaps`` fetches,
-    each URL once (so a loop of indexes ends); at most ``max_entries`` pages are listed.
+    each URL once (so a loop of indexes ends), none started after ``max_seconds``; at
+    most ``max_entries`` pages are listed.
     The listing is ``complete`` when the whole tree was read, nothing was cut by a bound
     or ``limit`` and it is not only news sitemaps (which list just the last two days).
 
@@ -98,9 +105,10 @@ def read_sitemap(
     fetched = 0
     whole = True  # every sitemap of the tree was read
     full_list = False  # at least one sitemap lists pages beyond the news window
+    give_up_at = time.monotonic() + max_seconds
     while queue:
         current, depth = queue.popleft()
-        if fetched >= max(max_sitemaps, 1):
+        if fetched >= max(max_sitemaps, 1) or (fetched and time.monotonic() > give_up_at):
             whole = False
             break
         fetched += 1

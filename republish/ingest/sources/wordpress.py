@@ -10,6 +10,7 @@ are read most recently modified first, following ``X-WP-TotalPages``.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +23,13 @@ from republish.ingest.sources._read import MAX_HEADLINE, MAX_TERM, absolute_link
 from republish.net import Client, FetchError, HTTPStatusError, TooLarge, UnsupportedContent
 from republish.urls import InvalidURL, check_http_url
 
-__all__ = ["MAX_PAGES", "posts_endpoint", "read_wordpress"]
+__all__ = ["MAX_PAGES", "MAX_SECONDS", "posts_endpoint", "read_wordpress"]
 
 #: Pages read at most in one run (``per_page`` posts each, 100 by default).
 MAX_PAGES = 50
+#: No further page is fetched once a read has taken this long (each fetch has its own
+#: ``fetch_timeout_s``): a slow site cannot hold a poller for long.
+MAX_SECONDS = 120.0
 JSON_TYPES = ("application/json",)
 #: Statuses that mean a post once published is no longer public: its entry is removed.
 _GONE = frozenset({"draft", "pending", "private", "trash"})
@@ -56,11 +60,13 @@ def read_wordpress(
     modified_after: datetime | None = None,
     per_page: int = 100,
     max_pages: int = MAX_PAGES,
+    max_seconds: float = MAX_SECONDS,
 ) -> Listing:
     """Read the posts of the WordPress site at ``site_url``, most recently modified first.
 
-    ``modified_after`` asks only for posts changed since then (WordPress 5.7+). The listing
-    is ``complete`` only when every page was read without that filter. Posts whose status
+    ``modified_after`` asks only for posts changed since then (WordPress 5.7+). At most
+    ``max_pages`` pages are read, none started after ``max_seconds``. The listing is
+    ``complete`` only when every page was read without that filter. Posts whose status
     is not ``publish`` (draft, pending, private, trash) and password-protected posts are
     entries with ``removed=True``; scheduled (``future``) posts are skipped.
 
@@ -73,6 +79,7 @@ def read_wordpress(
         # With its offset: WordPress compares against the site's local time otherwise.
         stamp = modified_after if modified_after.tzinfo else modified_after.replace(tzinfo=UTC)
         query["modified_after"] = stamp.astimezone(UTC).isoformat(timespec="seconds")
+    give_up_at = time.monotonic() + max_seconds
     # A page of 100 long stories can pass the fetch size limit: read again with smaller
     # pages (as many posts in all) before giving up.
     size = per_page
@@ -80,7 +87,7 @@ def read_wordpress(
         try:
             pages = max(max_pages, 1) * per_page // size
             entries, read_all = _read_pages(
-                client, endpoint, {**query, "per_page": str(size)}, pages
+                client, endpoint, {**query, "per_page": str(size)}, pages, give_up_at
             )
             break
         except TooLarge as exc:
@@ -93,12 +100,15 @@ def read_wordpress(
 
 
 def _read_pages(
-    client: Client, endpoint: str, query: Mapping[str, str], max_pages: int
+    client: Client, endpoint: str, query: Mapping[str, str], max_pages: int, give_up_at: float
 ) -> tuple[dict[str, Entry], bool]:
-    """Entries of up to ``max_pages`` pages, and whether the last page was reached."""
+    """Entries of up to ``max_pages`` pages (none started after ``give_up_at``), and
+    whether the last page was reached."""
     entries: dict[str, Entry] = {}
     total_pages: int | None = None  # from X-WP-TotalPages, once a page said so
     for page in range(1, max_pages + 1):
+        if page > 1 and time.monotonic() > give_up_at:
+            break
         url = f"{endpoint}?{urlencode({**query, 'page': str(page)})}"
         posts, header = _page(client, url, past_the_end_ok=page > 1 and total_pages is None)
         for post in posts:
