@@ -434,3 +434,20 @@ def test_very_short_story_is_still_found() -> None:
     )
     story = extract(html, "https://news.example/road")
     assert story.body_text == "Elm St. is shut.\n\nDetour via Oak."
+
+
+def test_a_header_heading_part_of_the_story_stays() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the long read about the harbor's first winter without ice.</p>"
+        for n in range(4)
+    )
+    html = (
+        "<html><body><header class='top'><a href='/'>The Harbor Ledger</a></header>"
+        "<article><header><h1>A winter without ice</h1><p>By Ines Valcourt</p></header>"
+        f"{paragraphs}<section><header><h2>The fishermen</h2></header>{paragraphs}</section>"
+        "</article></body></html>"
+    )
+    story = extract(html, "https://harborledger.example/ice")
+    assert "<h2>The fishermen</h2>" in story.body_html
+    assert "A winter without ice" not in story.body_text
+    assert "Harbor Ledger" not in story.body_text

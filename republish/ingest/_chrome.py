@@ -238,6 +238,21 @@ def _decide_chrome_markup(element: etree._Element) -> bool:
     return bool(tokens & CHROME_TOKENS) or tag in FURNITURE_TAGS
 
 
+def _is_section_header(element: etree._Element) -> bool:
+    """A ``<header>`` inside the story that heads a part of it (a subheading, a recipe
+    card's title), not the page's or the article's header (those hold the ``h1`` or a
+    chrome class)."""
+    if _tokens(element) & CHROME_TOKENS:
+        return False
+    if next(element.iter("h1"), None) is not None:
+        return False
+    if next(element.iter("h2", "h3", "h4", "h5", "h6"), None) is None:
+        return False
+    return any(
+        ancestor.tag in {"article", "main", "section"} for ancestor in element.iterancestors()
+    )
+
+
 def drop_tags(root: etree._Element) -> None:
     """Remove the :data:`DROP_TAGS` elements with their content (tails stay)."""
     etree.strip_elements(
@@ -262,6 +277,8 @@ def strip_chrome_markup(
     gone: set[etree._Element] = set()  # removed elements and everything inside them
     for element in candidates:
         if not _is_chrome_markup(element) or element in gone:
+            continue
+        if element.tag == "header" and _is_section_header(element):
             continue
         # A chrome class on a container holding much of the story is a false alarm.
         if _paragraph_text_length(element) < limit:
