@@ -219,6 +219,7 @@ def machine() -> str:
 
 
 def main() -> None:
+    load = "/".join(f"{value:.2f}" for value in os.getloadavg())
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
@@ -274,7 +275,7 @@ def main() -> None:
         f"Command: `.venv/bin/python bench/pixel/run.py --seconds {args.seconds} "
         f"--rounds {args.rounds} --write`  ",
         f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  ",
-        f"Machine: {machine()}  ",
+        f"Machine: {machine()}; load average at start {load}  ",
         f"Load: wrk -t1 -c{CONNECTIONS} pinned to CPU 1, each server pinned to CPU 0, "
         f"{args.seconds} s per run, round-robin over the servers, best of {args.rounds} "
         "rounds; latency: hey with 16 workers at half the server's best keep-alive rate.",
@@ -303,6 +304,13 @@ def main() -> None:
             f"{'met' if met[0] else 'not met'}), new connections {close_ratio:.2f} (target "
             f"0.90, {'met' if met[1] else 'not met'}); p99 at half rate {row[5]:.2f} ms "
             f"(target < 5 ms, {'met' if met[2] else 'not met'}).  "
+        )
+    near = [row[0] for row in rows[1:] if abs(row[2] / nginx_close - 1) <= 0.03]
+    if near:
+        lines.append(
+            f"\nCaution: the new-connection rate of {', '.join(near)} is within 3% of "
+            "nginx's: the load generator (one wrk thread on one core) may be the limit "
+            "there, which compresses that column towards 1."
         )
     lines.append("")
     notes = Path(__file__).with_name("notes.md")
