@@ -4,7 +4,10 @@ the ASGI pixel, and speaks enough HTTP/1.1: keep-alive, close, pipelining, bad r
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -230,3 +233,20 @@ def test_a_client_that_does_not_read_is_not_read_either(running: Running) -> Non
         assert time.monotonic() < deadline
     running.stop()
     assert 0 < len(running.records()) <= sent // (len(request) // 100)
+
+
+def test_cli_reports_a_busy_port_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "republish", "pixel", "--port", str(port)],
+            env=os.environ | {"REPUBLISH_HIT_LOG_DIR": str(tmp_path / "hits")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "cannot serve the pixel" in result.stderr
+    assert "address already in use" in result.stderr

@@ -44,7 +44,7 @@ def pixel(ctx: click.Context, host: str, port: int, server_name: str) -> None:
         try:
             run(PixelServer.from_settings(settings), host, port)
         except OSError as exc:
-            raise click.ClickException(f"pixel server stopped: {exc}") from None
+            raise click.ClickException(f"cannot serve the pixel: {exc}") from None
         return
     import uvicorn
 
