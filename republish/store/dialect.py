@@ -102,11 +102,14 @@ def load_temp(
             for column in columns
         ]
         processors += [None] * len(numbers)
-        if any(processors):
-            rows = [
-                tuple(p(value) if p else value for p, value in zip(processors, row, strict=True))
-                for row in rows
-            ]
+        if any(processors) and rows:
+            # Column by column, each distinct value once (days repeat on every row).
+            columns_of = list(zip(*rows, strict=True))
+            for index, process in enumerate(processors):
+                if process is not None:
+                    done = {value: process(value) for value in set(columns_of[index])}
+                    columns_of[index] = tuple(map(done.__getitem__, columns_of[index]))
+            rows = list(zip(*columns_of, strict=True))
         # One statement with the rows as a JSON array, not executemany: that releases and
         # retakes the GIL for every row, and waits each time while another thread (the
         # rollup's reader) holds it.
