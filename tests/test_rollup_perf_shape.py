@@ -208,6 +208,14 @@ def test_reader_keys_separate_stories_sites_and_visitors() -> None:
     v = visitors[0]
     assert len({store.reader_key(k, v) for k in (pair, other_site, other_story)}) == 3
     assert store.reader_key(pair, v) == store.reader_key(pair, bytes(v))
+    # The batch form gives the same keys, for pixel hashes alone and mixed with others.
+    hashes = visitors[:2000]
+    assert store.reader_keys(b"abc", b"one.example", hashes) == [
+        store.reader_key(pair, h) for h in hashes
+    ]
+    assert store.reader_keys(b"abc", b"one.example", visitors) == [
+        store.reader_key(pair, h) for h in visitors
+    ]
 
 
 def test_queries_see_only_their_publisher(db: Database, tmp_path: Path) -> None:
