@@ -226,7 +226,7 @@ class _Batch:
 # having the database look one up.
 _LOAD_PER_KEY = 16
 _LOAD_FLOOR = 20_000
-_KNOWN_MAX = 4_000_000  # keys held in memory at most (about 60 bytes each)
+_KNOWN_MAX = 2_000_000  # keys held in memory at most (about 60 bytes each)
 
 
 class _KnownReaders:
