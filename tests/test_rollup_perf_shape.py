@@ -166,6 +166,33 @@ def test_a_stale_day_in_memory_fails_the_pass_instead_of_counting_twice(
     assert (views, readers) == (2, 1)
 
 
+def test_story_domains_are_read_once_per_pass_unknown_ids_again(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (a,) = _stories(db, "daily", 1)
+    page = "https://one.example/x"
+    records = [
+        HitRecord(MS + n, story, Verdict.HUMAN, DropReason.NONE, _hex(n), page)
+        for n in range(40)
+        for story in (a, "nosuchstory")
+    ]
+    _write(tmp_path, records)
+    asked: list[set[str]] = []
+    real = store.story_domains
+
+    def counting(conn: sa.Connection, story_ids: set[str]) -> dict[str, tuple[str, ...]]:
+        asked.append(set(story_ids))
+        return real(conn, story_ids)
+
+    monkeypatch.setattr(rollup_module.store, "story_domains", counting)
+    assert rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=1024).hits == len(records)
+    assert len(asked) > 3  # several chunks
+    assert asked[0] == {a, "nosuchstory"}
+    assert all(ids == {"nosuchstory"} for ids in asked[1:])
+    with db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.sum(daily_stats.c.views))).scalar() == 40
+
+
 def test_readers_are_unique_per_story_site_and_day(db: Database, tmp_path: Path) -> None:
     a, b = _stories(db, "daily", 2)
     same = _hex(1)

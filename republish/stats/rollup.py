@@ -337,7 +337,26 @@ class _Chunk:
     batch: _Batch
 
 
-def _read_ahead(db: Database, path: Path, offset: int, chunk_bytes: int) -> Iterator[_Chunk]:
+class _Domains:
+    """Each story's publisher domains, read once per pass: a pass over a backlog meets the
+    same stories chunk after chunk. Ids not found are asked again with the next chunk (the
+    story may be created meanwhile)."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, tuple[str, ...]] = {}
+
+    def of(self, db: Database, story_ids: set[str]) -> dict[str, tuple[str, ...]]:
+        missing = story_ids - self.known.keys()
+        if missing:
+            with db.connect() as conn:
+                self.known.update(store.story_domains(conn, missing))
+        known = self.known
+        return {story: known[story] for story in story_ids if story in known}
+
+
+def _read_ahead(
+    db: Database, path: Path, offset: int, chunk_bytes: int, domains: _Domains
+) -> Iterator[_Chunk]:
     """The chunks of a segment from ``offset``, each read and counted in a thread while the
     caller writes the one before (database calls release the GIL, so both run at once)."""
 
@@ -349,9 +368,8 @@ def _read_ahead(db: Database, path: Path, offset: int, chunk_bytes: int) -> Iter
         consumed, hits, damaged = batch.add_data(data)
         # Resolved here too, so that all the Python work on this chunk overlaps the
         # database's work on the one before. The domains are read on this thread's own
-        # connection, a moment before the chunk's transaction (they rarely change).
-        with db.connect() as conn:
-            batch.domains = store.story_domains(conn, {key[0].decode() for key in batch.counts})
+        # connection, before the chunk's transaction (they rarely change).
+        batch.domains = domains.of(db, {key[0].decode() for key in batch.counts})
         batch.resolved = batch.resolve()
         return _Chunk(len(data), consumed, hits, damaged, batch)
 
@@ -382,6 +400,7 @@ def rollup(
     directory = log_dir / "segments"
     result = RollupResult()
     readers = _KnownReaders()
+    domains = _Domains()
     now = datetime.fromtimestamp(clock(), UTC)
     with db.connect() as conn:
         known = store.positions(conn)
@@ -397,7 +416,7 @@ def rollup(
         if position is not None and offset >= size and position.sealed == sealed:
             continue
         result.segments_read += 1
-        for chunk in _read_ahead(db, path, offset, chunk_bytes):
+        for chunk in _read_ahead(db, path, offset, chunk_bytes, domains):
             consumed, batch = chunk.consumed, chunk.batch
             if consumed == 0 and position is not None and position.sealed == sealed:
                 break
