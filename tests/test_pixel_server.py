@@ -166,8 +166,24 @@ def test_a_request_body_is_skipped_and_the_next_request_answered(running: Runnin
         (b"NOT HTTP AT ALL\r\n\r\n", b"400"),
         (b"GET /p/aaa.gif HTTP/1.1\r\nX-Pad: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n", b"431"),
         (b"GET /p/" + b"a" * MAX_HEAD_BYTES + b".gif HTTP/1.1\r\n\r\n", b"431"),
+        (b"GET /p/aaa.gif HTTP/1.1\r\nUser-Agent: x\r\n folded\r\n\r\n", b"400"),
+        (b"GET /p/aaa.gif HTTP/1.1\nUser-Agent: x\n\n", b"400"),
+        (b"GET /p/aaa.gif HTTP/1.1\r\nUser-Agent: x\ry\r\n\r\n", b"400"),
+        (b"GET /p/aaa.gif HTTP/1.1\r\nReferer: a\x01b\r\n\r\n", b"400"),
+        (b"GET /p/aaa.gif HTTP/1.1\r\nUser-Agent : x\r\n\r\n", b"400"),
+        (b"GET /p/aaa.gif HTTP/1.2\r\n\r\n", b"400"),
     ],
-    ids=["not-http", "huge-header", "huge-url"],
+    ids=[
+        "not-http",
+        "huge-header",
+        "huge-url",
+        "obs-fold",
+        "bare-lf",
+        "lone-cr",
+        "control",
+        "space-before-colon",
+        "http-1.2",
+    ],  # fmt: skip
 )
 def test_what_is_not_a_pixel_request_gets_an_error_and_is_not_recorded(
     running: Running, request_bytes: bytes, status: bytes
@@ -250,3 +266,54 @@ def test_cli_reports_a_busy_port_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "cannot serve the pixel" in result.stderr
     assert "address already in use" in result.stderr
+
+
+def test_a_request_split_across_reads_is_answered_like_a_whole_one(running: Running) -> None:
+    request = (
+        b"GET /p/aaa.gif HTTP/1.1\r\nUser-Agent: " + CHROME.encode() + b"\r\n"
+        b"Referer: https://a.example/x\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", running.port), timeout=3) as conn:
+        conn.sendall(request)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        for cut in (3, 10, 30, len(request) - 3, len(request) - 1):
+            conn.sendall(request[:cut])
+            time.sleep(0.05)  # the two parts in two reads
+            conn.sendall(request[cut:])
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    running.stop()
+    records = running.records()
+    assert len(records) == 6 and len({(r.visitor, r.page_url) for r in records}) == 1
+    assert records[0].page_url == "https://a.example/x" and records[0].visitor
+
+
+def test_header_names_in_any_case_and_the_last_of_a_repeated_header_count(
+    running: Running,
+) -> None:
+    raw = running.exchange(
+        b"GET /p/aaa.gif HTTP/1.1\r\nuSeR-aGeNt: Googlebot/2.1\r\nUSER-AGENT: "
+        + CHROME.encode()
+        + b"\r\nREFERER: https://one.example/\r\nreferer:  https://two.example/\r\n"
+        b"CONNECTION: Close\r\n\r\n"
+    )
+    [(status, headers, body)] = _responses(raw)
+    assert status == b"HTTP/1.1 200 OK" and body == GIF
+    assert headers[b"connection"] == b"close" and b"x-republish-dropped" not in headers
+    running.stop()
+    [record] = running.records()
+    assert (record.verdict, record.page_url) == (Verdict.HUMAN, "https://two.example/")
+
+
+def test_a_body_in_a_later_read_is_skipped_and_the_next_request_answered(
+    running: Running,
+) -> None:
+    with socket.create_connection(("127.0.0.1", running.port), timeout=3) as conn:
+        conn.sendall(b"POST /p/aaa.gif HTTP/1.1\r\nContent-Length: 5\r\n\r\n")
+        time.sleep(0.05)  # the head alone in one read, its body in the next
+        conn.sendall(b"helloGET /p/bbb.gif HTTP/1.1\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    assert [status for status, _, _ in _responses(received)] == [b"HTTP/1.1 200 OK"] * 2
+    running.stop()
+    assert [r.story_id for r in running.records()] == ["aaa", "bbb"]
