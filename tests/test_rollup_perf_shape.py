@@ -193,6 +193,56 @@ def test_story_domains_are_read_once_per_pass_unknown_ids_again(
         assert conn.execute(sa.select(sa.func.sum(daily_stats.c.views))).scalar() == 40
 
 
+def test_a_helper_process_counts_like_this_one(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(database_url)
+    a, b = _stories(db, "daily", 2)
+    (c,) = _stories(db, "weekly", 1)
+    records = _mixed_log(a, b, c)
+    _write(tmp_path / "log", records)
+    clock = T0.timestamp
+    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
+    here = _tables(db)
+    with db.begin() as conn:
+        for table in (daily_stats, republications, daily_readers):
+            conn.execute(table.delete())
+        conn.exec_driver_sql("DELETE FROM hit_log_positions")
+    monkeypatch.setattr(rollup_module, "HELPER_MIN_BYTES", 0)
+    helpers: list[bool] = []
+    read_ahead = rollup_module._read_ahead
+
+    def recording(*args: object) -> object:
+        helpers.append(bool(args[-1]))
+        return read_ahead(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rollup_module, "_read_ahead", recording)
+    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
+    assert helpers == [True]
+    assert _tables(db) == here
+    db.dispose()
+
+
+def test_a_helper_that_dies_fails_the_pass_and_counts_nothing(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (a,) = _stories(db, "daily", 1)
+    records = [
+        HitRecord(MS + n, a, Verdict.HUMAN, DropReason.NONE, _hex(n), "https://one.example/x")
+        for n in range(100)
+    ]
+    _write(tmp_path, records)
+    monkeypatch.setattr(rollup_module, "HELPER_MIN_BYTES", 0)
+    # The helper process fails before counting anything.
+    monkeypatch.setattr(rollup_module, "HELPER_MODULE", "republish.no_such_module")
+    with pytest.raises(RuntimeError, match="ended early"):
+        rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=2048)
+    _, pages = _tables(db)
+    assert pages == set()
+    monkeypatch.undo()
+    assert rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=2048).hits == 100
+
+
 def test_readers_are_unique_per_story_site_and_day(db: Database, tmp_path: Path) -> None:
     a, b = _stories(db, "daily", 2)
     same = _hex(1)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import subprocess
+import sys
 import time
-import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +23,8 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from republish.hits import FORMAT_VERSION, DropReason, Verdict
+from republish.hits import DropReason, Verdict
+from republish.stats.linecount import DAY_MS, HUMAN, count_chunks, count_lines
 from republish.store import hits as store
 from republish.store import notifications as notification_store
 from republish.store.db import Database
@@ -61,15 +64,12 @@ def _is_own_host(host: str, site: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) or site == d for d in domains)
 
 
-_VERSION = FORMAT_VERSION.encode()
-_HUMAN = Verdict.HUMAN.value.encode()
 _COLUMN = {
     Verdict.BOT.value.encode(): "bots",
     Verdict.PREFETCH.value.encode(): "prefetches",
     Verdict.PREVIEW.value.encode(): "previews",
 }
 _MALFORMED = DropReason.MALFORMED.value.encode()
-_DAY_MS = 86_400_000
 # (site, host) of pages met in earlier chunks: parsing URLs is the costliest part of
 # resolving a chunk, and the same pages come back chunk after chunk.
 _PAGE_INFO: dict[bytes, tuple[str, str]] = {}
@@ -89,50 +89,10 @@ class _Batch:
     resolved: Any = None  # what resolve() returned, when done ahead (see _read_ahead)
 
     def add_data(self, data: bytes) -> tuple[int, int, int]:
-        """Check and count the complete lines of ``data`` in one loop (the hot loop: no
-        objects per hit beyond the keys). Lines are checked as :func:`republish.hits.decode`
-        checks them (a test holds the two equal). Returns the bytes consumed (up to the
-        last newline), the hits counted and the damaged lines skipped."""
-        end = data.rfind(b"\n") + 1
-        counts = self.counts
-        count_of = counts.get
-        readers = self.readers
-        readers_of = readers.get
-        first = self.first
-        last = self.last
-        crc32 = zlib.crc32
-        hits = damaged = 0
-        for line in data[:end].split(b"\n")[:-1]:
-            body, _, crc = line.rpartition(b"\t")
-            try:
-                if len(crc) != 8 or crc32(body) != int(crc, 16):
-                    damaged += 1
-                    continue
-                version, ts, story, verdict, reason, visitor, page = body.split(b"\t")
-                ts_ms = int(ts)
-            except ValueError:
-                damaged += 1
-                continue
-            if version != _VERSION:
-                damaged += 1
-                continue
-            hits += 1
-            day = ts_ms // _DAY_MS
-            key = (story, page, day, verdict, reason)
-            counts[key] = count_of(key, 0) + 1
-            if verdict == _HUMAN:
-                if visitor:
-                    seen = readers_of((day, story, page))
-                    if seen is None:
-                        readers[(day, story, page)] = {visitor}
-                    else:
-                        seen.add(visitor)
-                if page:
-                    pair = (story, page)
-                    if pair not in first:
-                        first[pair] = ts_ms
-                    last[pair] = ts_ms
-        return end, hits, damaged
+        """Check and count the complete lines of ``data`` (see
+        :func:`republish.stats.linecount.count_lines`). Returns the bytes consumed (up to
+        the last newline), the hits counted and the damaged lines skipped."""
+        return count_lines(data, self.counts, self.readers, self.first, self.last)
 
     def resolve(
         self,
@@ -176,7 +136,7 @@ class _Batch:
             return own[key]
 
         for (raw_story, page, day_n, verdict, reason), n in self.counts.items():
-            day = days.get(day_n) or days.setdefault(day_n, _day(day_n * _DAY_MS))
+            day = days.get(day_n) or days.setdefault(day_n, _day(day_n * DAY_MS))
             story = raw_story.decode()
             if story not in self.domains:
                 label = DropReason.MALFORMED if reason == _MALFORMED else DropReason.UNKNOWN_STORY
@@ -184,7 +144,7 @@ class _Batch:
                 continue
             site = site_of(page)
             column = _COLUMN.get(verdict)
-            if verdict == _HUMAN:
+            if verdict == HUMAN:
                 column = "previews" if is_own(page, story) else "views"
             if column is None:
                 dropped[(day, reason.decode() or DropReason.UNKNOWN_STORY.value)] += n
@@ -214,7 +174,7 @@ class _Batch:
                 0,
             ]
         for (raw_story, page, _, verdict, _), n in self.counts.items():
-            if verdict == _HUMAN and page:
+            if verdict == HUMAN and page:
                 entry = pages.get((raw_story.decode(), page.decode()))
                 if entry is not None:
                     entry[3] += n
@@ -354,35 +314,84 @@ class _Domains:
         return {story: known[story] for story in story_ids if story in known}
 
 
-def _read_ahead(
-    db: Database, path: Path, offset: int, chunk_bytes: int, domains: _Domains
-) -> Iterator[_Chunk]:
-    """The chunks of a segment from ``offset``, each read and counted in a thread while the
-    caller writes the one before (database calls release the GIL, so both run at once)."""
+# A segment with this many bytes left to roll up is checked and counted in a helper
+# process, off this process's GIL: the per-line loop is the costliest Python work.
+HELPER_MIN_BYTES = 64 * 1024 * 1024
+HELPER_MODULE = "republish.stats.linecount"
+_Counted = tuple[int, int, int, int, _Batch]  # bytes read, consumed, hits, damaged, counts
 
-    def read(at: int) -> _Chunk:
-        with path.open("rb") as handle:
-            handle.seek(at)
-            data = handle.read(chunk_bytes)
-        batch = _Batch({})
-        consumed, hits, damaged = batch.add_data(data)
+
+def _count_here(path: Path, offset: int, chunk_bytes: int) -> Generator[_Counted, None, None]:
+    for size, consumed, hits, damaged, counted in count_chunks(path, offset, chunk_bytes):
+        yield size, consumed, hits, damaged, _Batch({}, *counted)
+
+
+def _python_path() -> list[str]:
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def _count_in_helper(path: Path, offset: int, chunk_bytes: int) -> Generator[_Counted, None, None]:
+    """What :func:`_count_here` gives, counted by ``python -m republish.stats.linecount`` (a
+    process of its own, at most a chunk or two ahead: it waits while the pipe is full)."""
+    command = [sys.executable, "-m", HELPER_MODULE, str(path), str(offset), str(chunk_bytes)]
+    # The same package as this process's, wherever it was imported from.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([package_root, *_python_path()])}
+    helper = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+    assert helper.stdout is not None
+    try:
+        while True:
+            try:
+                size, consumed, hits, damaged, counted = pickle.load(helper.stdout)
+            except EOFError:
+                helper.wait()
+                raise RuntimeError(
+                    f"the helper counting {path.name} ended early (exit code {helper.returncode})"
+                ) from None
+            yield size, consumed, hits, damaged, _Batch({}, *counted)
+            if consumed == 0 or size < chunk_bytes:
+                return
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+        helper.wait()
+        helper.stdout.close()
+
+
+def _read_ahead(
+    db: Database,
+    path: Path,
+    offset: int,
+    chunk_bytes: int,
+    domains: _Domains,
+    helper: bool = False,
+) -> Iterator[_Chunk]:
+    """The chunks of a segment from ``offset``, each read, counted and resolved in a thread
+    while the caller writes the one before (database calls release the GIL, so both run at
+    once); with ``helper``, read and counted in a helper process."""
+    counts = (_count_in_helper if helper else _count_here)(path, offset, chunk_bytes)
+
+    def read() -> _Chunk:
+        size, consumed, hits, damaged, batch = next(counts)
         # Resolved here too, so that all the Python work on this chunk overlaps the
         # database's work on the one before. The domains are read on this thread's own
         # connection, before the chunk's transaction (they rarely change).
         batch.domains = domains.of(db, {key[0].decode() for key in batch.counts})
         batch.resolved = batch.resolve()
-        return _Chunk(len(data), consumed, hits, damaged, batch)
+        return _Chunk(size, consumed, hits, damaged, batch)
 
-    with ThreadPoolExecutor(1, thread_name_prefix="rollup-read") as pool:
-        future = pool.submit(read, offset)
-        while True:
-            chunk = future.result()
-            if chunk.consumed == 0 or chunk.size < chunk_bytes:
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="rollup-read") as pool:
+            future = pool.submit(read)
+            while True:
+                chunk = future.result()
+                if chunk.consumed == 0 or chunk.size < chunk_bytes:
+                    yield chunk
+                    return
+                future = pool.submit(read)
                 yield chunk
-                return
-            offset += chunk.consumed
-            future = pool.submit(read, offset)
-            yield chunk
+    finally:
+        counts.close()
 
 
 def rollup(
@@ -416,7 +425,8 @@ def rollup(
         if position is not None and offset >= size and position.sealed == sealed:
             continue
         result.segments_read += 1
-        for chunk in _read_ahead(db, path, offset, chunk_bytes, domains):
+        helper = size - offset >= HELPER_MIN_BYTES
+        for chunk in _read_ahead(db, path, offset, chunk_bytes, domains, helper):
             consumed, batch = chunk.consumed, chunk.batch
             if consumed == 0 and position is not None and position.sealed == sealed:
                 break

@@ -1,0 +1,105 @@
+"""Check and count hit log lines: the rollup's per-line loop, in a module of its own (the
+standard library and :mod:`republish.hits` only) so that a helper process starts fast.
+
+``python -m republish.stats.linecount PATH OFFSET CHUNK_BYTES`` counts the chunks of one
+segment from OFFSET on and writes, for each, one pickle of what :func:`count_chunks`
+yields to standard output (read by :mod:`republish.stats.rollup`, which started it).
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from republish.hits import FORMAT_VERSION, Verdict
+
+VERSION = FORMAT_VERSION.encode()
+HUMAN = Verdict.HUMAN.value.encode()
+DAY_MS = 86_400_000
+
+# (story, page, day number, verdict, reason) -> hits
+Counts = Counter[tuple[bytes, bytes, int, bytes, bytes]]
+# (day number, story, page) -> visitor hashes of human hits
+Readers = dict[tuple[int, bytes, bytes], set[bytes]]
+# (story, page) -> time of the first or last human hit (ms)
+Times = dict[tuple[bytes, bytes], int]
+Counted = tuple[Counts, Readers, Times, Times]
+
+
+def count_lines(
+    data: bytes, counts: Counts, readers: Readers, first: Times, last: Times
+) -> tuple[int, int, int]:
+    """Check and count the complete lines of ``data`` in one loop (the hot loop: no
+    objects per hit beyond the keys). Lines are checked as :func:`republish.hits.decode`
+    checks them (a test holds the two equal). Returns the bytes consumed (up to the last
+    newline), the hits counted and the damaged lines skipped."""
+    end = data.rfind(b"\n") + 1
+    count_of = counts.get
+    readers_of = readers.get
+    crc32 = zlib.crc32
+    hits = damaged = 0
+    for line in data[:end].split(b"\n")[:-1]:
+        body, _, crc = line.rpartition(b"\t")
+        try:
+            if len(crc) != 8 or crc32(body) != int(crc, 16):
+                damaged += 1
+                continue
+            version, ts, story, verdict, reason, visitor, page = body.split(b"\t")
+            ts_ms = int(ts)
+        except ValueError:
+            damaged += 1
+            continue
+        if version != VERSION:
+            damaged += 1
+            continue
+        hits += 1
+        day = ts_ms // DAY_MS
+        key = (story, page, day, verdict, reason)
+        counts[key] = count_of(key, 0) + 1
+        if verdict == HUMAN:
+            if visitor:
+                seen = readers_of((day, story, page))
+                if seen is None:
+                    readers[(day, story, page)] = {visitor}
+                else:
+                    seen.add(visitor)
+            if page:
+                pair = (story, page)
+                if pair not in first:
+                    first[pair] = ts_ms
+                last[pair] = ts_ms
+    return end, hits, damaged
+
+
+def count_chunks(
+    path: Path, offset: int, chunk_bytes: int
+) -> Iterator[tuple[int, int, int, int, Counted]]:
+    """For each chunk of ``path`` from ``offset`` on: bytes read, bytes of complete lines,
+    hits, damaged lines and the counts. The last is the first shorter than
+    ``chunk_bytes`` or without a complete line."""
+    with path.open("rb") as handle:
+        while True:
+            handle.seek(offset)
+            data = handle.read(chunk_bytes)
+            counted: Counted = (Counter(), {}, {}, {})
+            consumed, hits, damaged = count_lines(data, *counted)
+            yield len(data), consumed, hits, damaged, counted
+            if consumed == 0 or len(data) < chunk_bytes:
+                return
+            offset += consumed
+
+
+def main(argv: list[str]) -> None:
+    path, offset, chunk_bytes = Path(argv[0]), int(argv[1]), int(argv[2])
+    out = sys.stdout.buffer
+    for counted in count_chunks(path, offset, chunk_bytes):
+        pickle.dump(counted, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
