@@ -72,8 +72,9 @@ def downgrade() -> None:
     op.drop_table("story_sources")
     op.drop_index("ix_sources_next_poll_at", "sources")
     op.drop_table("sources")
-    with op.batch_alter_table("stories") as batch:
-        batch.drop_column("withdrawn_reason")
-        batch.drop_column("withdrawn_at")
-    with op.batch_alter_table("publishers") as batch:
-        batch.drop_column("site_profile")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch table rebuild: a
+    # rebuilt publishers table is dropped and re-created, and the drop would cascade to
+    # every story through the foreign key.
+    op.drop_column("stories", "withdrawn_reason")
+    op.drop_column("stories", "withdrawn_at")
+    op.drop_column("publishers", "site_profile")
