@@ -12,7 +12,7 @@ ROOT = Path(republish.__file__).parent
 
 # Which top-level modules each layer may import (see DESIGN.md: cli, web → features →
 # store → models). Low-level shared modules may be imported from anywhere above them.
-SHARED = {"models", "config", "urls", "clean", "net", "hits"}
+SHARED = {"models", "config", "urls", "clean", "net", "hits", "periodic"}
 FEATURES = {"ingest", "snippet", "policy", "publishers", "pixel", "stats", "notify"}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from republish.ingest.poll import PollSummary, poll_source
 from republish.ingest.sources import SOURCE_KINDS, SourceError
 from republish.ingest.sources.wordpress import posts_endpoint
 from republish.models import Source
+from republish.periodic import Periodic, error_line
 from republish.store import publishers as publisher_store
 from republish.store import sources as source_store
 from republish.store.db import Database
@@ -138,7 +138,7 @@ def poll_due(
     return len(due)
 
 
-class SourceScheduler:
+class SourceScheduler(Periodic):
     """Polls due sources in a background thread: ``start()`` ... ``stop()``.
 
     It checks for due sources every ``tick_s`` seconds; a failed poll is recorded on its
@@ -154,25 +154,13 @@ class SourceScheduler:
         tick_s: float = 5.0,
         report: Report | None = None,
     ) -> None:
+        super().__init__("sources", tick_s, tick_first=True, tick_last=False)
         self.db = db
         self.settings = settings
         self.concurrency = concurrency
-        self.tick_s = tick_s
         self.report = report
         self.polled = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sources", daemon=True)
-
-    def start(self) -> None:
-        """Start polling in the background."""
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop after the poll in progress (no new one starts)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
 
     def run_once(self) -> int:
         """Poll what is due now; the number of sources polled (0 when the pass failed)."""
@@ -181,14 +169,13 @@ class SourceScheduler:
                 self.db, self.settings, concurrency=self.concurrency, report=self.report
             )
         except Exception as exc:  # an outage must not kill the scheduler
-            self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self.last_error = error_line(exc)
             logger.warning("source scheduler pass failed, will retry: %s", self.last_error)
             return 0
         self.last_error = None
         self.polled += count
         return count
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.tick_s)
+    def tick(self) -> None:
+        """One pass (see :meth:`run_once`)."""
+        self.run_once()

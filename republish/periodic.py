@@ -1,0 +1,52 @@
+"""A background thread that does one job every few seconds until it is stopped.
+
+The in-process rollup and the source scheduler under ``republish serve`` are both one.
+A failing pass must never end the thread (a database outage passes); subclasses catch
+what their pass raises and keep the one-line reason from :func:`error_line`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+def error_line(exc: BaseException) -> str:
+    """``"Type: first line of the message"``: what a failed pass logs and keeps."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+class Periodic:
+    """``start()`` runs :meth:`tick` every ``interval_s`` seconds in a daemon thread.
+
+    ``tick_first``: tick at once on start (else after the first interval).
+    ``tick_last``: tick once more on :meth:`stop`, so a graceful stop leaves nothing behind.
+    """
+
+    def __init__(self, name: str, interval_s: float, *, tick_first: bool, tick_last: bool) -> None:
+        self.interval_s = interval_s
+        self._tick_first = tick_first
+        self._tick_last = tick_last
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def tick(self) -> None:
+        """One pass; must not raise."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start ticking in the background."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop after the pass in progress (and the last one, with ``tick_last``)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        if self._tick_first:
+            self.tick()
+        while not self._stop.wait(self.interval_s):
+            self.tick()
+        if self._tick_last:
+            self.tick()
