@@ -17,6 +17,7 @@ import re
 
 from lxml import etree
 
+from republish.ingest._text import remove_keeping_tail
 from republish.ingest._text import text_of as _string
 
 #: Elements that never belong in a story body, removed with their content.
@@ -123,21 +124,6 @@ def _tokens(element: etree._Element) -> frozenset[str]:
 
 
 _TOKEN_CACHE: dict[tuple[str | None, str | None, str | None, str | None, bool], frozenset[str]] = {}
-
-
-def _remove(element: etree._Element) -> None:
-    parent = element.getparent()
-    if parent is None:
-        return
-    # Keep the tail text: it belongs to the parent, not to the chrome.
-    tail = element.tail
-    previous = element.getprevious()
-    if tail and tail.strip():
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(element)
 
 
 #: Cheap test before the (slower) CHROME_TEXT regular expression: one of its words.
@@ -283,7 +269,7 @@ def strip_chrome_markup(
         # A chrome class on a container holding much of the story is a false alarm.
         if _paragraph_text_length(element) < limit:
             gone.update(element.iter())
-            _remove(element)
+            remove_keeping_tail(element)
 
 
 def strip_chrome_text(scope: etree._Element, limit: int) -> None:
@@ -317,7 +303,7 @@ def strip_chrome_text(scope: etree._Element, limit: int) -> None:
         elif CHROME_TEXT.search(text):
             doomed.append(_chrome_box(element, limit, scope))
     for element in doomed:
-        _remove(element)
+        remove_keeping_tail(element)
 
 
 def strip_chrome(root: etree._Element) -> None:

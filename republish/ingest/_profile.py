@@ -11,6 +11,7 @@ from lxml.cssselect import CSSSelector
 
 from republish.ingest._bylines import split_byline, unique
 from republish.ingest._dates import parse_date
+from republish.ingest._text import remove_keeping_tail
 from republish.ingest._text import text_of as _string
 from republish.models import SiteProfile
 
@@ -58,16 +59,7 @@ def remove_excluded(root: etree._Element, profile: SiteProfile) -> None:
     """Remove the profile's excluded elements from ``root`` (their tails stay)."""
     for selector in profile.exclude:
         for element in select(root, selector):
-            parent = element.getparent()
-            if parent is None:
-                continue
-            if element.tail and element.tail.strip():
-                previous = element.getprevious()
-                if previous is not None:
-                    previous.tail = (previous.tail or "") + element.tail
-                else:
-                    parent.text = (parent.text or "") + element.tail
-            parent.remove(element)
+            remove_keeping_tail(element)
 
 
 def headline(root: etree._Element, profile: SiteProfile) -> str:
