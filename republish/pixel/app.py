@@ -11,16 +11,13 @@ here: this module must import neither the web layer, a template engine nor a DB 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from republish.config import Settings
 from republish.hits import DropReason
-from republish.pixel.bots import BotFilter
-from republish.pixel.core import STORY_PATH, HitCore
-from republish.pixel.log import HitLog, seal_orphans
+from republish.pixel.core import STORY_PATH, PixelFront
 
 logger = logging.getLogger("republish.pixel")
 
@@ -52,22 +49,9 @@ RESPONSE_HEADERS: dict[DropReason, tuple[tuple[bytes, bytes], ...]] = {
 }
 
 
-class PixelApp:
+class PixelApp(PixelFront):
     """The pixel as an ASGI app; ``await app.startup()`` / ``await app.shutdown()`` when
     mounted inside another app (standalone, it handles the lifespan itself)."""
-
-    def __init__(
-        self,
-        log_dir: Path,
-        *,
-        client_ip_header: str = "",
-        bots: BotFilter | None = None,
-        clock: Callable[[], float] = time.time,
-        sync: bool = True,
-    ) -> None:
-        self.log_dir = log_dir
-        self.log = HitLog(log_dir / "segments", sync=sync)
-        self.core = HitCore(log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PixelApp:
@@ -76,10 +60,7 @@ class PixelApp:
 
     async def startup(self) -> None:
         """Seal segments left open by crashed processes of this machine."""
-        (self.log_dir / "segments").mkdir(parents=True, exist_ok=True)
-        sealed = seal_orphans(self.log_dir / "segments")
-        if sealed:
-            logger.info("sealed %d hit log segments of stopped processes", len(sealed))
+        self.seal_orphans()
 
     async def shutdown(self) -> None:
         """Make every pending hit durable and seal the segment."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -20,10 +21,13 @@ from pathlib import Path
 from republish.hits import DropReason, Verdict, encode_fields, escape
 from republish.pixel.bots import BotFilter, default_filter
 from republish.pixel.classify import classify, is_cms_preview, is_prefetch, user_agent_reason
+from republish.pixel.log import HitLog, seal_orphans
 from republish.pixel.salt import DailySalts
 from republish.urls import page_url
 
-__all__ = ["HEADERS", "STORY_PATH", "HitCore", "referer_facts"]
+__all__ = ["HEADERS", "STORY_PATH", "HitCore", "PixelFront", "referer_facts"]
+
+logger = logging.getLogger("republish.pixel")
 
 STORY_PATH = re.compile(r"^/p/([0-9a-z]{1,32})\.gif$")
 # The request headers a hit is classified by (lower-case), besides the client IP header.
@@ -122,3 +126,32 @@ class HitCore:
             hasher.update(b"%b\x00%b\x00%b" % (ip, ua_bytes, story))
             visitor = hasher.hexdigest().encode()
         return encode_fields(ts_ms, story, verdict, reason, visitor, page), reason
+
+
+class PixelFront:
+    """What every pixel server holds: the durable hit log and the per-hit core.
+
+    The ASGI app, the RSGI app and the builtin HTTP server extend it.
+    """
+
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        client_ip_header: str = "",
+        bots: BotFilter | None = None,
+        clock: Callable[[], float] = time.time,
+        sync: bool = True,
+    ) -> None:
+        self.log_dir = log_dir
+        self.log = HitLog(log_dir / "segments", sync=sync)
+        self.core = HitCore(log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock)
+
+    def seal_orphans(self) -> list[Path]:
+        """Seal segments left open by stopped or crashed processes of this machine."""
+        segments = self.log_dir / "segments"
+        segments.mkdir(parents=True, exist_ok=True)
+        sealed = seal_orphans(segments)
+        if sealed:
+            logger.info("sealed %d hit log segments of stopped processes", len(sealed))
+        return sealed

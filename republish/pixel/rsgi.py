@@ -18,8 +18,7 @@ from typing import Any, Protocol
 from republish.hits import DropReason
 from republish.pixel.app import GIF, RESPONSE_HEADERS
 from republish.pixel.bots import BotFilter
-from republish.pixel.core import HitCore
-from republish.pixel.log import HitLog, seal_orphans
+from republish.pixel.core import PixelFront
 
 __all__ = ["PixelRSGI"]
 
@@ -35,7 +34,7 @@ class _Proto(Protocol):
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
 
 
-class PixelRSGI:
+class PixelRSGI(PixelFront):
     """``__rsgi__`` answers the pixel; ``__rsgi_init__``/``__rsgi_del__`` seal segments."""
 
     def __init__(
@@ -47,14 +46,13 @@ class PixelRSGI:
         clock: Callable[[], float] = time.time,
         sync: bool = True,
     ) -> None:
-        self.log_dir = log_dir
-        self.log = HitLog(log_dir / "segments", sync=sync)
-        self.core = HitCore(log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock)
+        super().__init__(
+            log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock, sync=sync
+        )
         self._names = [(name, name.decode()) for name in self.core.header_names]
 
     def __rsgi_init__(self, loop: Any) -> None:
-        (self.log_dir / "segments").mkdir(parents=True, exist_ok=True)
-        seal_orphans(self.log_dir / "segments")
+        self.seal_orphans()
 
     def __rsgi_del__(self, loop: Any) -> None:
         loop.run_until_complete(self.log.aclose())

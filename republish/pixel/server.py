@@ -42,8 +42,7 @@ from republish.config import Settings
 from republish.hits import DropReason
 from republish.pixel.app import GIF, RESPONSE_HEADERS
 from republish.pixel.bots import BotFilter
-from republish.pixel.core import HitCore
-from republish.pixel.log import HitLog, seal_orphans
+from republish.pixel.core import PixelFront
 
 __all__ = ["IDLE_TIMEOUT_S", "MAX_HEAD_BYTES", "PixelServer", "run"]
 
@@ -260,7 +259,7 @@ def _path(url: bytes) -> str:
     return unquote(path) if "%" in path else path
 
 
-class PixelServer:
+class PixelServer(PixelFront):
     """The pixel over HTTP/1.1, on one event loop::
 
     server = PixelServer(Path("hits"))
@@ -276,9 +275,9 @@ class PixelServer:
         clock: Callable[[], float] = time.time,
         sync: bool = True,
     ) -> None:
-        self.log_dir = log_dir
-        self.log = HitLog(log_dir / "segments", sync=sync)
-        self.core = HitCore(log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock)
+        super().__init__(
+            log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock, sync=sync
+        )
         self.header_names = self.core.header_names | {b"connection"}
         self.responses = _Responses()
         self.connections: set[_Connection] = set()
@@ -305,10 +304,7 @@ class PixelServer:
         """Listen on ``host:port`` (or ``sock``) until :meth:`stop`, then stop gracefully."""
         loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        (self.log_dir / "segments").mkdir(parents=True, exist_ok=True)
-        sealed = seal_orphans(self.log_dir / "segments")
-        if sealed:
-            logger.info("sealed %d hit log segments of stopped processes", len(sealed))
+        self.seal_orphans()
         if sock is not None:
             server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048)
         else:
