@@ -58,6 +58,11 @@ def host_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+def on_domains(host: str, domains: tuple[str, ...]) -> bool:
+    """True when ``host`` is one of ``domains`` or a subdomain of one ("" is on none)."""
+    return bool(host) and any(host == d or host.endswith("." + d) for d in domains)
+
+
 def page_url(referer: str) -> str:
     """The republishing page from a Referer: ``scheme://host/path`` with no query,
     fragment, credentials or default port; "" if it is not an http(s) URL.

@@ -24,12 +24,12 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from republish import net
 from republish.config import Settings
 from republish.ingest.run import PAGE_TYPES, IngestError, extract_page, store_many
 from republish.ingest.sources import Entry, Listing, SourceError
+from republish.ingest.sources._read import conditional_headers, validators
 from republish.ingest.sources.feed import read_feed
 from republish.ingest.sources.sitemap import read_sitemap
 from republish.ingest.sources.wordpress import read_wordpress
@@ -39,7 +39,7 @@ from republish.store import sources as source_store
 from republish.store import stories as story_store
 from republish.store.db import Database
 from republish.store.errors import NotFound
-from republish.urls import url_key
+from republish.urls import host_of, on_domains, url_key
 
 #: Called as ``progress(done, total)`` before the first entry and after each one.
 Progress = Callable[[int, int], object]
@@ -97,16 +97,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower().removeprefix("www.")
-
-
-def on_domains(url: str, domains: tuple[str, ...]) -> bool:
-    """True when ``url``'s host is one of ``domains`` or a subdomain of one."""
-    host = _host(url)
-    return bool(host) and any(host == d or host.endswith("." + d) for d in domains)
-
-
 class _Poll:
     """One run over one listing (kept in an object so each step stays small)."""
 
@@ -125,7 +115,7 @@ class _Poll:
         self.summary = summary
         self.registered = source.id != UNSAVED
         # Without configured domains, stories must be on the source's own host.
-        self.domains = publisher.domains or (_host(source.url),)
+        self.domains = publisher.domains or (host_of(source.url),)
         self.seen: set[str] = set()  # ids of stories this listing still offers
         self.listed: set[str] = set()  # url keys of this listing's entries
         self.pending: list[tuple[Extracted, str]] = []  # stories waiting for their batch
@@ -158,7 +148,7 @@ class _Poll:
         """Store a story now, or (``batch``) with the next batch in one transaction."""
         if not extracted.canonical_url:
             extracted = dataclasses.replace(extracted, canonical_url=entry_url)
-        if not on_domains(extracted.canonical_url, self.domains):
+        if not on_domains(host_of(extracted.canonical_url), self.domains):
             self.summary.refused.append(
                 (entry_url, f"canonical URL {extracted.canonical_url} is not on "
                  f"{self.publisher.slug}'s domains ({', '.join(self.domains)})")
@@ -202,7 +192,7 @@ class _Poll:
 
     def entry(self, entry: Entry) -> None:
         self.listed.add(url_key(entry.url))
-        if not on_domains(entry.url, self.domains):
+        if not on_domains(host_of(entry.url), self.domains):
             self.summary.refused.append(
                 (entry.url, f"not on {self.publisher.slug}'s domains ({', '.join(self.domains)})")
             )
@@ -266,11 +256,7 @@ class _Poll:
 
 def _read_page_source(client: net.Client, source: Source, poll: _Poll) -> Listing | None:
     """A single-page source: fetched conditionally; None when it is gone (handled here)."""
-    headers = {}
-    if source.etag:
-        headers["If-None-Match"] = source.etag
-    if source.last_modified:
-        headers["If-Modified-Since"] = source.last_modified
+    headers = conditional_headers(source.etag, source.last_modified)
     try:
         page = client.fetch(source.url, accept=PAGE_TYPES, headers=headers)
     except net.HTTPStatusError as exc:
@@ -291,13 +277,10 @@ def _read_page_source(client: net.Client, source: Source, poll: _Poll) -> Listin
         return None
     except net.FetchError as exc:
         raise SourceError(_one_line(str(exc))) from exc
-    etag = page.headers.get("etag")
-    last_modified = page.headers.get("last-modified")
-    if page.status == 304:
-        return Listing(not_modified=True, etag=etag or source.etag,
-                       last_modified=last_modified or source.last_modified)  # fmt: skip
-    poll._save(source.url, extract_page(page, poll.publisher.site_profile))
-    return Listing(etag=etag, last_modified=last_modified)
+    answer = validators(page, source.etag, source.last_modified)
+    if not answer.not_modified:
+        poll._save(source.url, extract_page(page, poll.publisher.site_profile))
+    return answer
 
 
 def _read(client: net.Client, source: Source) -> Listing:

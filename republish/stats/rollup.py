@@ -28,7 +28,7 @@ from republish.stats.linecount import DAY_MS, HUMAN, count_chunks, count_lines
 from republish.store import hits as store
 from republish.store import notifications as notification_store
 from republish.store.db import Database
-from republish.urls import host_of, registrable_domain
+from republish.urls import host_of, on_domains, registrable_domain
 
 logger = logging.getLogger("republish.stats")
 
@@ -61,7 +61,7 @@ def _day(ts_ms: int) -> date:
 
 
 def _is_own_host(host: str, site: str, domains: tuple[str, ...]) -> bool:
-    return any(host == d or host.endswith("." + d) or site == d for d in domains)
+    return site in domains or on_domains(host, domains)
 
 
 _COLUMN = {

@@ -20,7 +20,7 @@ from republish._netbody import size_text
 from republish.clean import clean_html, to_text
 from republish.ingest._dates import parse_date
 from republish.ingest.origin import detect_origin
-from republish.ingest.sources import SourceError
+from republish.ingest.sources import Listing, SourceError
 from republish.models import Extracted
 from republish.urls import InvalidURL, check_http_url
 
@@ -38,6 +38,28 @@ MAX_ITEM_ELEMENTS = 10_000
 MAX_ELEMENTS = 100_000
 _HTML_TAG = re.compile(rb"<(!doctype\s+html|html)\b", re.I)
 _TAG = re.compile(r"<[^>]*>")
+
+
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """``If-None-Match`` / ``If-Modified-Since`` for the validators of the last read."""
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def validators(result: net.FetchResult, etag: str | None, last_modified: str | None) -> Listing:
+    """A listing of no entries carrying the answer's validators; for a 304 answer it is
+    ``not_modified`` and the validators sent still hold unless the answer updates them."""
+    new_etag = result.headers.get("etag")
+    new_modified = result.headers.get("last-modified")
+    if result.status == 304:
+        return Listing(
+            etag=new_etag or etag, last_modified=new_modified or last_modified, not_modified=True
+        )
+    return Listing(etag=new_etag, last_modified=new_modified)
 
 
 def fetch(

@@ -31,9 +31,11 @@ from republish.ingest.sources._read import (
     MAX_TERM,
     absolute_link,
     accept_xml,
+    conditional_headers,
     fetch,
     plain,
     story,
+    validators,
 )
 from republish.net import Client
 
@@ -79,20 +81,11 @@ def read_feed(
     Raises :class:`SourceError` (one line) when the feed cannot be fetched, is not a feed,
     or is refused (DTD, entities, external references, malformed XML).
     """
-    headers: dict[str, str] = {}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
+    headers = conditional_headers(etag, last_modified)
     result = fetch(client, url, accept=FEED_TYPES, what="a feed", headers=headers)
-    new_etag = result.headers.get("etag")
-    new_modified = result.headers.get("last-modified")
-    if result.status == 304:  # the validators sent still hold unless the answer updates them
-        return Listing(
-            etag=new_etag or etag,
-            last_modified=new_modified or last_modified,
-            not_modified=True,
-        )
+    answer = validators(result, etag, last_modified)
+    if answer.not_modified:
+        return answer
     where = _display_url(result.url)
     # The whole document is accepted before feedparser sees any of it.
     root = accept_xml(result.content, where, "a feed")
@@ -101,7 +94,7 @@ def read_feed(
     entries = parse_feed(result.content, result.url)
     if limit is not None:
         entries = entries[: max(limit, 0)]
-    return Listing(entries=tuple(entries), etag=new_etag, last_modified=new_modified)
+    return dataclasses.replace(answer, entries=tuple(entries))
 
 
 def parse_feed(
