@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 from republish import net
 from republish.config import Settings
-from republish.ingest.run import PAGE_TYPES, IngestError, extract_page, store_many
+from republish.ingest.run import PAGE_TYPES, IngestError, extract_page, one_line, store_many
 from republish.ingest.sources import Entry, Listing, SourceError
 from republish.ingest.sources._read import conditional_headers, validators
 from republish.ingest.sources.feed import read_feed
@@ -91,10 +91,6 @@ def one_off_source(publisher_id: int, kind: str, url: str) -> Source:
         interval_s=0,
         next_poll_at=datetime.now(UTC),
     )
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 class _Poll:
@@ -172,7 +168,7 @@ class _Poll:
         )
         for (_, entry_url), result in zip(items, results, strict=True):
             if isinstance(result, IngestError):
-                self.summary.failed.append((entry_url, _one_line(str(result))))
+                self.summary.failed.append((entry_url, one_line(str(result))))
                 continue
             self.seen.add(result.story.id)
             self.listed.add(url_key(result.story.canonical_url))
@@ -219,7 +215,7 @@ class _Poll:
         try:
             page = self._fetch_page(entry.url)
         except net.FetchError as exc:
-            self.summary.failed.append((entry.url, _one_line(str(exc))))
+            self.summary.failed.append((entry.url, one_line(str(exc))))
             return
         if isinstance(page, int):
             if story is not None:
@@ -261,7 +257,7 @@ def _read_page_source(client: net.Client, source: Source, poll: _Poll) -> Listin
         page = client.fetch(source.url, accept=PAGE_TYPES, headers=headers)
     except net.HTTPStatusError as exc:
         if exc.status not in _GONE:
-            raise SourceError(_one_line(str(exc))) from exc
+            raise SourceError(one_line(str(exc))) from exc
         story = poll._stored(source.url)
         gone = [story] if story is not None else []
         if poll.registered:
@@ -271,12 +267,12 @@ def _read_page_source(client: net.Client, source: Source, poll: _Poll) -> Listin
                     for story_id, _ in source_store.source_stories(conn, source.id)
                 ]
         if not gone:  # nothing of ours was ever there: a wrong address, not a withdrawal
-            raise SourceError(_one_line(str(exc))) from exc
+            raise SourceError(one_line(str(exc))) from exc
         for item in {found.id: found for found in gone}.values():
             poll.withdraw(item, f"its page answered {exc.status}")
         return None
     except net.FetchError as exc:
-        raise SourceError(_one_line(str(exc))) from exc
+        raise SourceError(one_line(str(exc))) from exc
     answer = validators(page, source.etag, source.last_modified)
     if not answer.not_modified:
         poll._save(source.url, extract_page(page, poll.publisher.site_profile))
@@ -328,10 +324,10 @@ def poll_source(
             else:
                 listing = _read(http, source)
         except net.FetchError as exc:  # a reader that let one through: the same failure
-            _record_failure(db, source, _one_line(str(exc)))
-            raise SourceError(_one_line(str(exc))) from exc
+            _record_failure(db, source, one_line(str(exc)))
+            raise SourceError(one_line(str(exc))) from exc
         except SourceError as exc:
-            _record_failure(db, source, _one_line(str(exc)))
+            _record_failure(db, source, one_line(str(exc)))
             raise
         if listing is not None and listing.not_modified:
             summary.not_modified = True

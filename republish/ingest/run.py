@@ -64,12 +64,6 @@ def _check_story(extracted: Extracted, where: str) -> None:
         raise IngestError(f"{where}: canonical URL: {exc}") from exc
 
 
-def _store(
-    db: Database, publisher: Publisher, extracted: Extracted, source: str, where: str
-) -> IngestResult:
-    return store_extracted(db, publisher, extracted, source, where)
-
-
 def store_extracted(
     db: Database,
     publisher: Publisher,
@@ -157,7 +151,7 @@ def ingest_extracted(
 ) -> IngestResult:
     """Store an already extracted story (push API, demo) for the publisher ``publisher_slug``."""
     publisher = _publisher(db, publisher_slug)
-    return _store(db, publisher, extracted, source, extracted.canonical_url or "story")
+    return store_extracted(db, publisher, extracted, source, extracted.canonical_url or "story")
 
 
 def extract_url(
@@ -171,7 +165,7 @@ def extract_url(
     try:
         page = net.fetch(url, settings, accept=PAGE_TYPES, resolver=resolver)
     except net.FetchError as exc:
-        raise IngestError(_one_line(str(exc))) from exc
+        raise IngestError(one_line(str(exc))) from exc
     return extract_page(page, profile)
 
 
@@ -202,7 +196,7 @@ def ingest_url(
     """Fetch ``url`` through the guarded client, extract the story and store it."""
     publisher = _publisher(db, publisher_slug)
     extracted = extract_url(settings, url, resolver=resolver, profile=publisher.site_profile)
-    return _store(db, publisher, extracted, "url", url)
+    return store_extracted(db, publisher, extracted, "url", url)
 
 
 def ingest_file(
@@ -215,7 +209,7 @@ def ingest_file(
     """
     publisher = _publisher(db, publisher_slug)
     extracted = extract_file(path, url, profile=publisher.site_profile)
-    return _store(db, publisher, extracted, "file", str(path))
+    return store_extracted(db, publisher, extracted, "file", str(path))
 
 
 def read_page_file(path: Path) -> bytes:
@@ -235,5 +229,6 @@ def read_page_file(path: Path) -> bytes:
     return content
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """``text`` with its whitespace runs (newlines too) as single spaces."""
     return " ".join(text.split())

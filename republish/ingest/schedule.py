@@ -119,7 +119,7 @@ def poll_due(
         except SourceError as exc:
             error = str(exc)
         except Exception as exc:  # a broken source (or a database outage) must not stop the rest
-            error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            error = error_line(exc)
             logger.warning("polling source %d failed: %s", source.id, error)
             try:
                 with db.begin() as conn:
