@@ -1,6 +1,11 @@
 """Check and count hit log lines: the rollup's per-line loop, in a module of its own (the
 standard library and :mod:`republish.hits` only) so that a helper process starts fast.
 
+:func:`count_lines` is the compiled loop of ``republish.stats._linecount`` (the C
+extension built from ``_linecount.c`` at install) when it imports, else
+:func:`count_lines_py`, the same loop in Python; the two give the same results on any input
+(tests/test_linecount_native.py holds them equal). ``COMPILED`` says which one is in use.
+
 ``python -m republish.stats.linecount PATH OFFSET CHUNK_BYTES`` counts the chunks of one
 segment from OFFSET on and writes, for each, one pickle of what :func:`count_chunks`
 yields to standard output (read by :mod:`republish.stats.rollup`, which started it).
@@ -30,13 +35,15 @@ Times = dict[tuple[bytes, bytes], int]
 Counted = tuple[Counts, Readers, Times, Times]
 
 
-def count_lines(
+def count_lines_py(
     data: bytes, counts: Counts, readers: Readers, first: Times, last: Times
 ) -> tuple[int, int, int]:
     """Check and count the complete lines of ``data`` in one loop (the hot loop: no
     objects per hit beyond the keys). Lines are checked as :func:`republish.hits.decode`
     checks them (a test holds the two equal). Returns the bytes consumed (up to the last
-    newline), the hits counted and the damaged lines skipped."""
+    newline), the hits counted and the damaged lines skipped. The numbers are read by
+    ``int()``, as :func:`republish.hits.decode` reads them (so a time of ``b"+12"`` or a
+    CRC of ``b"0x0a1b2c"`` is read, not damaged); the compiled loop reads them alike."""
     end = data.rfind(b"\n") + 1
     count_of = counts.get
     readers_of = readers.get
@@ -73,6 +80,13 @@ def count_lines(
                     first[pair] = ts_ms
                 last[pair] = ts_ms
     return end, hits, damaged
+
+
+try:
+    from republish.stats._linecount import count_lines as count_lines
+except ImportError:  # not built (no C compiler at install): the same loop in Python
+    count_lines = count_lines_py
+COMPILED = count_lines is not count_lines_py
 
 
 def count_chunks(
