@@ -39,7 +39,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-SERVERS = ["builtin", "uvicorn"]  # every server `republish pixel --server` offers
+SERVERS = ["native", "builtin", "uvicorn"]  # every server `republish pixel --server` offers
 
 
 def _start(log_dir: Path, port: int, server: str) -> subprocess.Popen[bytes]:

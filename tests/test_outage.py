@@ -56,7 +56,7 @@ def test_database_outage_loses_no_hit(
     worker = RollupWorker(db, tmp_path, interval_s=1.0)
     worker.start()
     port = _free_port()
-    server = _start(tmp_path, port, "builtin")  # the server `republish pixel` runs by default
+    server = _start(tmp_path, port, "native")  # the server `republish pixel` runs by default
     answered = 0
     try:
         answered += asyncio.run(_load(port, story_id, 200, lambda: None))[0]

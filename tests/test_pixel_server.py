@@ -1,5 +1,6 @@
-"""The builtin pixel server (``republish pixel``'s default) answers and records exactly like
-the ASGI pixel, and speaks enough HTTP/1.1: keep-alive, close, pipelining, bad requests."""
+"""The pixel's own servers (the compiled front, ``republish pixel``'s default, and the
+builtin Python server) answer and record exactly like the ASGI pixel, and speak enough
+HTTP/1.1: keep-alive, close, pipelining, bad requests. Every test runs on both."""
 
 from __future__ import annotations
 
@@ -19,33 +20,60 @@ import pytest
 from republish.hits import DropReason, HitRecord, Verdict
 from republish.pixel import server as server_module
 from republish.pixel.app import GIF, PixelApp
+from republish.pixel.native import NativePixelServer, available
 from republish.pixel.server import MAX_HEAD_BYTES, PixelServer
 from tests.test_pixel import CASE_IDS, CASES, CHROME, NOW, _get, _records
 
+SERVERS = ["native", "builtin"]
+
+
+def need(kind: str) -> None:
+    """Skip a native test where the extension is not built (a failure in CI)."""
+    if kind == "native" and not available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("the pixel's compiled front (republish.pixel._native) is not built")
+        pytest.skip("the pixel's compiled front is not built here (no C compiler?)")
+
 
 class Running:
-    """A PixelServer on its own loop in a thread, on a loopback port."""
+    """A pixel server (``kind``: native or builtin) in a thread, on a loopback port."""
 
-    def __init__(self, log_dir: Path, client_ip_header: str = "") -> None:
+    def __init__(
+        self, log_dir: Path, client_ip_header: str = "", kind: str = "builtin", idle: float = 5.0
+    ) -> None:
+        need(kind)
+        self.kind = kind
         self.log_dir = log_dir
-        self.server = PixelServer(log_dir, client_ip_header=client_ip_header, clock=lambda: NOW)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.port = int(self.sock.getsockname()[1])
         self.base = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_until_complete, args=(self.server.serve(sock=self.sock),)
-        )
+        self.native: NativePixelServer | None = None
+        if kind == "native":
+            self.native = NativePixelServer(
+                log_dir, client_ip_header=client_ip_header, idle_timeout_s=idle
+            )
+            self.thread = threading.Thread(target=self.native.serve, kwargs={"sock": self.sock})
+        else:
+            self.server = PixelServer(log_dir, client_ip_header=client_ip_header, clock=lambda: NOW)
+            self.thread = threading.Thread(
+                target=self.loop.run_until_complete, args=(self.server.serve(sock=self.sock),)
+            )
         self.thread.start()
 
     def stop(self) -> None:
         if self.loop.is_closed():
             return
-        self.loop.call_soon_threadsafe(self.server.stop)
+        if self.native is not None:
+            self.native.stop()
+        else:
+            self.loop.call_soon_threadsafe(self.server.stop)
         self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
         self.loop.close()
+        self.sock.close()
 
     def records(self) -> list[HitRecord]:
         return _records(self.log_dir)
@@ -64,9 +92,9 @@ class Running:
         return received
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[Running]:
-    served = Running(tmp_path / "hits")
+@pytest.fixture(params=SERVERS)
+def running(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Running]:
+    served = Running(tmp_path / "hits", kind=request.param)
     yield served
     served.stop()
 
@@ -110,7 +138,11 @@ def test_builtin_server_answers_and_records_like_the_asgi_app(
     [record] = running.records()
     [asgi_record] = _records(asgi_app.log_dir)
     assert (record.verdict, record.reason, record.page_url) == (verdict, reason, page)
-    assert (record.ts_ms, record.story_id) == (asgi_record.ts_ms, asgi_record.story_id)
+    assert record.story_id == asgi_record.story_id
+    if running.kind == "builtin":  # the compiled front reads the real clock
+        assert record.ts_ms == asgi_record.ts_ms
+    else:
+        assert abs(record.ts_ms - time.time() * 1000) < 60_000
     assert bool(record.visitor) == (verdict is Verdict.HUMAN)
     stored = b"".join(p.read_bytes() for p in (running.log_dir / "segments").iterdir())
     assert b"127.0.0.1" not in stored and b"Mozilla" not in stored
@@ -200,16 +232,26 @@ def test_bad_request_after_a_good_one_is_answered_in_order(running: Running) -> 
     assert raw.startswith(b"HTTP/1.1 200 OK") and GIF + b"HTTP/1.1 400" in raw
 
 
-def test_idle_connections_are_closed(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+def test_idle_connections_are_closed(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(server_module, "IDLE_TIMEOUT_S", 0.5)
-    raw = running.exchange(b"GET /p/aaa.gif HTTP/1.1\r\nUser-Agent: x", timeout=5)
-    assert raw == b""  # half a request, then silence: closed without an answer
+    running = Running(tmp_path / "hits", kind=kind, idle=0.5)
+    try:
+        started = time.monotonic()
+        raw = running.exchange(b"GET /p/aaa.gif HTTP/1.1\r\nUser-Agent: x", timeout=5)
+        assert raw == b""  # half a request, then silence: closed without an answer
+        assert time.monotonic() - started < 4
+    finally:
+        running.stop()
 
 
-def test_client_ip_comes_from_the_configured_header_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+def test_client_ip_comes_from_the_configured_header_only(tmp_path: Path, kind: str) -> None:
     def visitor(forwarded: str) -> str:
         # One hit log (so one daily salt), one server after the other.
-        served = Running(tmp_path / "hits", client_ip_header="X-Forwarded-For")
+        served = Running(tmp_path / "hits", client_ip_header="X-Forwarded-For", kind=kind)
         httpx.get(
             served.base + "/p/abc.gif",
             headers={"user-agent": CHROME, "x-forwarded-for": forwarded},
@@ -223,8 +265,9 @@ def test_client_ip_comes_from_the_configured_header_only(tmp_path: Path) -> None
     assert first == again != other
 
 
-def test_stop_answers_what_was_recorded_then_closes(tmp_path: Path) -> None:
-    served = Running(tmp_path / "hits")
+@pytest.mark.parametrize("kind", SERVERS)
+def test_stop_answers_what_was_recorded_then_closes(tmp_path: Path, kind: str) -> None:
+    served = Running(tmp_path / "hits", kind=kind)
     with httpx.Client(base_url=served.base) as client:
         assert client.get("/p/abc.gif", headers={"user-agent": CHROME}).status_code == 200
         served.stop()  # the idle keep-alive connection is closed, the segment sealed

@@ -135,6 +135,7 @@ SERVERS = {
     "nginx empty_gif": ("nginx", ""),
     "minimal ASGI (uvicorn)": ("minimal-asgi", ""),
     "minimal protocol (uvloop + httptools)": ("minimal-protocol", ""),
+    "republish pixel, native front": ("republish", "native"),
     "republish pixel, builtin server": ("republish", "builtin"),
     "republish pixel on uvicorn": ("republish", "uvicorn"),
     "republish pixel on granian (ASGI)": ("granian", "asgi"),

@@ -7,7 +7,7 @@ import click
 from republish.cli import cli
 from republish.cli._common import get_settings
 
-SERVERS = ("builtin", "uvicorn")
+SERVERS = ("native", "builtin", "uvicorn")
 
 
 @cli.command("pixel")
@@ -27,10 +27,11 @@ SERVERS = ("builtin", "uvicorn")
     "server_name",
     envvar="REPUBLISH_PIXEL_SERVER",
     type=click.Choice(SERVERS),
-    default="builtin",
+    default="native",
     show_default=True,
-    help="HTTP server: builtin (the pixel's own, fastest in bench/pixel) or uvicorn "
-    "(the ASGI app, as mounted in `republish serve`).",
+    help="HTTP server: native (the pixel's compiled front, fastest in bench/pixel; "
+    "builtin is used where it is not built), builtin (the same in Python, on uvloop) or "
+    "uvicorn (the ASGI app, as mounted in `republish serve`).",
 )
 @click.pass_context
 def pixel(ctx: click.Context, host: str, port: int, server_name: str) -> None:
@@ -38,6 +39,17 @@ def pixel(ctx: click.Context, host: str, port: int, server_name: str) -> None:
     settings = get_settings(ctx)
     click.echo(f"Pixel on http://{host}:{port}/p/ID.gif, hit log in {settings.hit_log_dir}")
     # No access log either way: it would write client addresses and User-Agents to disk.
+    if server_name == "native":
+        from republish.pixel import native
+
+        if native.available():
+            try:
+                native.run(native.NativePixelServer.from_settings(settings), host, port)
+            except OSError as exc:
+                raise click.ClickException(f"cannot serve the pixel: {exc}") from None
+            return
+        click.echo("The compiled front is not built here; serving with the builtin server.")
+        server_name = "builtin"
     if server_name == "builtin":
         from republish.pixel.server import PixelServer, run
 

@@ -29,7 +29,7 @@ __all__ = ["HEADERS", "STORY_PATH", "HitCore", "PixelFront", "referer_facts"]
 
 logger = logging.getLogger("republish.pixel")
 
-STORY_PATH = re.compile(r"^/p/([0-9a-z]{1,32})\.gif$")
+STORY_PATH = re.compile(r"^/p/([0-9a-z]{1,32})\.gif\Z")  # \Z: no newline after .gif
 # The request headers a hit is classified by (lower-case), besides the client IP header.
 HEADERS = frozenset({b"user-agent", b"referer", b"sec-purpose", b"purpose", b"x-moz"})
 _PREFETCH_HEADERS = (b"sec-purpose", b"purpose", b"x-moz")
@@ -76,9 +76,10 @@ class HitCore:
         self.clock = clock
         self._day = -1
         self._keyed = hashlib.blake2b()
-        self._cached_ua = functools.lru_cache(maxsize=CACHE_SIZE)(self._ua_facts)
+        self._cached_ua = functools.lru_cache(maxsize=CACHE_SIZE)(self.ua_facts)
 
-    def _ua_facts(self, raw: bytes) -> tuple[DropReason, bytes]:
+    def ua_facts(self, raw: bytes) -> tuple[DropReason, bytes]:
+        """What a raw User-Agent says (its drop reason) and its bytes as hashed (uncached)."""
         user_agent = raw.decode("latin-1")
         return user_agent_reason(user_agent, self.bots.is_bot), user_agent.encode(
             "utf-8", "replace"
@@ -104,7 +105,7 @@ class HitCore:
         story = match.group(1).encode()
         raw_ua = headers.get(b"user-agent", b"")
         if len(raw_ua) > MAX_CACHED_CHARS:
-            ua_reason, ua_bytes = self._ua_facts(raw_ua)
+            ua_reason, ua_bytes = self.ua_facts(raw_ua)
         else:
             ua_reason, ua_bytes = self._cached_ua(raw_ua)
         prefetch = False

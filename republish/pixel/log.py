@@ -144,6 +144,24 @@ class HitLog:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._seal)
         self._executor.shutdown(wait=True)
 
+    def write_batch(self, data: bytes, lines: int) -> bool:
+        """Write ``data`` (``lines`` complete hit lines) and make it durable, now, on the
+        calling thread: for a caller that runs its own group commit (the compiled front in
+        :mod:`republish.pixel.native`) instead of :meth:`submit`. A failure is logged and
+        returned as False; the hits are then not counted."""
+        try:
+            self._write(data, lines)
+        except OSError as exc:
+            logger.error("hit log write failed, %d hits not counted: %s", lines, exc)
+            return False
+        return True
+
+    def close_now(self) -> None:
+        """Seal the segment and stop, on the calling thread (after :meth:`write_batch`)."""
+        self._closing = True
+        self._seal()
+        self._executor.shutdown(wait=True)
+
     async def _flush_forever(self) -> None:
         assert self._wake is not None
         loop = asyncio.get_running_loop()
