@@ -393,8 +393,7 @@ static int epoll_set(Server *s, conn_t *c, uint32_t events) {
 }
 
 static void conn_close(Server *s, conn_t *c) {
-    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    close(c->fd); /* also leaves the epoll set: the descriptor is not shared */
     s->conns[c->fd] = NULL;
     s->live--;
     free(c->in);
