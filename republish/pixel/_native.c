@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MAX_HEAD 16384         /* request line and headers of one request (as server.py) */
 #define READ_CAP (MAX_HEAD + 4096)
@@ -59,22 +60,17 @@ enum { V_HUMAN, V_BOT, V_PREFETCH, V_PREVIEW, V_UNKNOWN };
 static const char *VERDICT_TEXT[] = {"human", "bot", "prefetch", "preview", "unknown"};
 enum { C_DEFAULT, C_CLOSE, C_KEEP };
 
-/* ---------------------------------------------------------------- CRC-32 (zlib's) */
-
-static uint32_t crc_table[256];
-
-static void crc_init(void) {
-    for (uint32_t n = 0; n < 256; n++) {
-        uint32_t c = n;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[n] = c;
-    }
-}
+/* ---------------------------------------------------------------- CRC-32 (zlib's own) */
 
 static uint32_t crc32_of(const unsigned char *p, size_t n) {
-    uint32_t c = 0xFFFFFFFFu;
-    while (n--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n > 0) { /* zlib takes an unsigned int length */
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
 }
 
 /* ---------------------------------------------------------------- BLAKE2b (RFC 7693) */
@@ -118,9 +114,15 @@ static const uint8_t B2_SIGMA[12][16] = {
     } while (0)
 
 static uint64_t load64(const unsigned char *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
     return v;
+#endif
 }
 
 static void b2_compress(blake2b_state *s, int last) {
@@ -148,14 +150,30 @@ static void b2_compress(blake2b_state *s, int last) {
 }
 
 static void b2_update(blake2b_state *s, const unsigned char *in, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (s->c == 128) {
+    while (n) {
+        if (s->c == 128) { /* a full block is compressed only once more data follows */
             s->t[0] += s->c;
             if (s->t[0] < s->c) s->t[1]++;
             b2_compress(s, 0);
             s->c = 0;
         }
-        s->b[s->c++] = in[i];
+        size_t k = 128 - s->c < n ? 128 - s->c : n;
+        memcpy(s->b + s->c, in, k);
+        s->c += k;
+        in += k;
+        n -= k;
+    }
+}
+
+/* Compress a buffered full block now (the key block of a keyed state that is always
+ * followed by a message), so that each copy of the state does not do it again. */
+static void b2_settle(blake2b_state *s) {
+    if (s->c == 128) {
+        s->t[0] += s->c;
+        if (s->t[0] < s->c) s->t[1]++;
+        b2_compress(s, 0);
+        s->c = 0;
+        memset(s->b, 0, sizeof s->b);
     }
 }
 
@@ -252,10 +270,22 @@ static int add_latin1_as_utf8(buf_t *b, const unsigned char *p, size_t n) {
     return 0;
 }
 
-static uint64_t fnv1a(const unsigned char *p, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
+/* The caches' hash: eight bytes at a time, multiply and fold (not keyed: a client can only
+ * make its own lookups slower, and a table never holds more than CACHE_ENTRIES). */
+static uint64_t key_hash(const unsigned char *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 29);
 }
 
 static double monotonic_s(void) {
@@ -495,7 +525,7 @@ static int facts(Server *s, cache_t *cache, PyObject *fn, const unsigned char *k
     uint64_t h = 0;
     cache_entry *e = NULL;
     if (n <= MAX_CACHED) {
-        h = fnv1a(k, n);
+        h = key_hash(k, n);
         e = cache_find(cache, k, n, h);
         if (e->key) {
             *flag = e->flag;
@@ -545,6 +575,7 @@ enum { H_UA, H_REFERER, H_SEC_PURPOSE, H_PURPOSE, H_XMOZ, H_CONNECTION, H_CLEN, 
 static const char *FIELD_NAMES[N_FIELDS - 1] = {
     "user-agent", "referer", "sec-purpose", "purpose", "x-moz", "connection",
     "content-length", "transfer-encoding", "upgrade"};
+static size_t FIELD_LENS[N_FIELDS - 1];
 
 typedef struct {
     const unsigned char *p;
@@ -559,10 +590,15 @@ typedef struct {
     field_t f[N_FIELDS];
 } request_t;
 
-static int is_tchar(unsigned char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+static unsigned char TCHAR[256]; /* RFC 9110 token characters; filled at import */
+
+static void tchar_init(void) {
+    for (int c = 0; c < 256; c++)
+        TCHAR[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
+
+#define is_tchar(c) (TCHAR[(unsigned char)(c)])
 
 #define PARSE_MORE 0
 #define PARSE_OK 1
@@ -625,8 +661,8 @@ static int parse_head(Server *s, const unsigned char *p, size_t n, request_t *r)
             while (vend > k && (q[vend - 1] == ' ' || q[vend - 1] == '\t')) vend--;
             int which = -1;
             for (int h = 0; h < N_FIELDS - 1; h++) {
-                size_t w = strlen(FIELD_NAMES[h]);
-                if (w == name_len) {
+                size_t w = FIELD_LENS[h];
+                if (w == name_len && lower(q[0]) == (unsigned char)FIELD_NAMES[h][0]) {
                     size_t j = 0;
                     while (j < w && lower(q[j]) == (unsigned char)FIELD_NAMES[h][j]) j++;
                     if (j == w) {
@@ -740,6 +776,7 @@ static int ensure_key(Server *s, int64_t day) {
     if (salt && PyBytes_Check(salt) && PyBytes_GET_SIZE(salt) <= 64) {
         b2_init(&s->keyed, 16, (const unsigned char *)PyBytes_AS_STRING(salt),
                 (size_t)PyBytes_GET_SIZE(salt));
+        b2_settle(&s->keyed); /* every message is at least two NULs long */
         s->salt_day = day;
         s->have_key = 1;
         rc = 0;
@@ -842,24 +879,41 @@ static int record_hit(Server *s, conn_t *c, const request_t *r) {
     }
     batch_t *b = &s->batches[s->filling];
     size_t start = b->lines.len;
-    char head[64];
-    int hn = snprintf(head, sizeof head, "1\t%lld\t", ts_ms);
+    char head[32];
+    int hn = 0;
+    head[hn++] = '1';
+    head[hn++] = '\t';
+    {
+        char digits[24];
+        int d = 0;
+        unsigned long long v = ts_ms < 0 ? 0 : (unsigned long long)ts_ms;
+        do {
+            digits[d++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (d) head[hn++] = digits[--d];
+    }
+    head[hn++] = '\t';
     const char *vt = VERDICT_TEXT[verdict], *rt = REASON_TEXT[reason];
-    size_t need = (size_t)hn + story_len + strlen(vt) + strlen(rt) + 32 + page_len + 16;
+    size_t vt_len = strlen(vt), rt_len = strlen(rt), visitor_len = verdict == V_HUMAN ? 32 : 0;
+    size_t need = (size_t)hn + story_len + vt_len + rt_len + 32 + page_len + 16;
     if (buf_reserve(&b->lines, need)) goto done;
     buf_add(&b->lines, head, (size_t)hn);
     buf_add(&b->lines, story, story_len);
     buf_add(&b->lines, "\t", 1);
-    buf_add(&b->lines, vt, strlen(vt));
+    buf_add(&b->lines, vt, vt_len);
     buf_add(&b->lines, "\t", 1);
-    buf_add(&b->lines, rt, strlen(rt));
+    buf_add(&b->lines, rt, rt_len);
     buf_add(&b->lines, "\t", 1);
-    buf_add(&b->lines, visitor, strlen(visitor));
+    buf_add(&b->lines, visitor, visitor_len);
     buf_add(&b->lines, "\t", 1);
     buf_add(&b->lines, page, page_len);
     uint32_t crc = crc32_of((unsigned char *)b->lines.p + start, b->lines.len - start);
-    char tail[16];
-    int tn = snprintf(tail, sizeof tail, "\t%08x\n", crc);
+    char tail[10];
+    int tn = 0;
+    tail[tn++] = '\t';
+    for (int k = 28; k >= 0; k -= 4) tail[tn++] = HEX[(crc >> k) & 15];
+    tail[tn++] = '\n';
     buf_add(&b->lines, tail, (size_t)tn);
     b->n_lines++;
     result = reason;
@@ -1474,7 +1528,8 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__native(void) {
-    crc_init();
+    tchar_init();
+    for (int h = 0; h < N_FIELDS - 1; h++) FIELD_LENS[h] = strlen(FIELD_NAMES[h]);
     if (PyType_Ready(&ServerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
