@@ -21,6 +21,7 @@ import pytest
 from republish.hits import decode
 from republish.pixel import native
 from republish.pixel.core import HitCore
+from republish.pixel.log import HitLog
 from republish.pixel.server import _path
 from tests.test_pixel import CHROME
 from tests.test_pixel_server import Running, _responses, need
@@ -283,3 +284,46 @@ def test_many_idle_connections_are_closed_while_others_are_served(tmp_path: Path
             conn.close()
         served.stop()
     assert [r.story_id for r in served.records()] == ["b"]
+
+
+def test_segments_rotate_and_no_line_is_lost(tmp_path: Path) -> None:
+    served = Running(tmp_path / "hits", kind="native")
+    assert served.native is not None
+    served.native.log.max_segment_bytes = 1000  # asked about at least once a second
+    sent = 0
+    try:
+        deadline = time.monotonic() + 2.5
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as conn:
+            while time.monotonic() < deadline:
+                conn.sendall(b"GET /p/n%d.gif HTTP/1.1\r\nUser-Agent: x\r\n\r\n" % sent)
+                assert conn.recv(65536).startswith(b"HTTP/1.1 200 OK")
+                sent += 1
+                time.sleep(0.01)
+    finally:
+        served.stop()
+    segments = sorted((served.log_dir / "segments").iterdir())
+    assert len(segments) >= 2 and all(p.suffix == ".seg" for p in segments)
+    assert [r.story_id for r in served.records()] == [f"n{i}" for i in range(sent)]
+    assert served.native.log.written == sent
+
+
+def test_a_failed_write_is_reported_and_still_answered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = HitLog.advance
+    broken = os.open(os.devnull, os.O_RDONLY)  # appending to it fails with EBADF
+
+    def advance(log: HitLog, written_bytes: int, written_lines: int) -> tuple[int, bool]:
+        real(log, written_bytes, written_lines)
+        return broken, True
+
+    monkeypatch.setattr(HitLog, "advance", advance)
+    served = Running(tmp_path / "hits", kind="native")
+    try:
+        raw = served.exchange(b"GET /p/lost.gif HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert raw.startswith(b"HTTP/1.1 200 OK")  # the pixel always answers
+    finally:
+        served.stop()
+        os.close(broken)
+    assert "hit log write failed, 1 hits not counted: Bad file descriptor" in caplog.text
+    assert served.records() == []

@@ -8,9 +8,10 @@
  * - classifies the hit: the User-Agent's and the Referer's verdicts are cached here and
  *   worked out by the Python core on a miss (ua_facts, referer_facts); prefetch headers,
  *   the verdict and the keyed BLAKE2b visitor hash are computed here;
- * - appends the line to a batch; a second thread hands each batch to Python's HitLog
- *   (write + fdatasync) while the loop keeps reading, and the answers of a batch are sent
- *   only once it is durable (group commit), in request order per connection;
+ * - appends the line to a batch; a second thread appends each batch to the segment
+ *   Python's HitLog opened (write + fdatasync) while the loop keeps reading, and the
+ *   answers of a batch are sent only once it is durable (group commit), in request order
+ *   per connection;
  * - keep-alive, Connection: close, HTTP/1.0, pipelining, idle timeout, back-pressure,
  *   graceful stop (stop accepting, answer what is recorded, write the last batch).
  *
@@ -366,7 +367,7 @@ typedef struct conn {
 typedef struct {
     PyObject_HEAD
     /* configuration (Python objects owned) */
-    PyObject *ua_facts, *referer_facts, *salt_for_day, *write_batch;
+    PyObject *ua_facts, *referer_facts, *salt_for_day, *segment, *failed;
     unsigned char *templates[N_TEMPLATES];
     size_t template_len[N_TEMPLATES];
     size_t date_at[N_TEMPLATES];
@@ -394,6 +395,9 @@ typedef struct {
     int filling;       /* index of the batch being filled */
     int busy;          /* the other batch is with the writer thread */
     pthread_t writer;
+    int seg_fd, seg_sync;         /* the segment the writer appends to (owned by Python) */
+    size_t seg_bytes, seg_lines;  /* written since Python last heard */
+    double seg_asked;             /* when Python was last asked for the segment */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int writer_has_work, writer_quit, writer_started;
@@ -1077,6 +1081,52 @@ static void accept_all(Server *s) {
 
 /* ---------------------------------------------------------------- group commit */
 
+/* With the GIL: tell Python what was written since it last heard, and get the segment to
+ * append to (Python seals and opens segments: names, rotation by size and age). */
+static void ask_segment(Server *s) {
+    PyObject *r = PyObject_CallFunction(s->segment, "nn", (Py_ssize_t)s->seg_bytes,
+                                        (Py_ssize_t)s->seg_lines);
+    int fd = -1, sync = 1;
+    if (r && PyArg_ParseTuple(r, "ip", &fd, &sync)) {
+        s->seg_fd = fd;
+        s->seg_sync = sync;
+        s->seg_bytes = s->seg_lines = 0;
+    } else {
+        PyErr_WriteUnraisable(s->segment);
+    }
+    Py_XDECREF(r);
+    s->seg_asked = monotonic_s();
+}
+
+#define SEGMENT_CHECK_BYTES (1u << 20) /* Python hears of the segment's growth this often */
+#define SEGMENT_CHECK_S 1.0            /* or at least this often, while hits come in */
+
+/* Append a batch and make it durable (write + fdatasync). Returns 0, or an errno. */
+static int write_batch(Server *s, batch_t *b) {
+    if (s->seg_fd < 0 || s->seg_bytes >= SEGMENT_CHECK_BYTES ||
+        monotonic_s() - s->seg_asked >= SEGMENT_CHECK_S) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        ask_segment(s);
+        PyGILState_Release(g);
+    }
+    if (s->seg_fd < 0) return EBADF;
+    const char *p = b->lines.p;
+    size_t left = b->lines.len;
+    while (left) {
+        ssize_t n = write(s->seg_fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (s->seg_sync && fdatasync(s->seg_fd) < 0) return errno;
+    s->seg_bytes += b->lines.len;
+    s->seg_lines += b->n_lines;
+    return 0;
+}
+
 static void *writer_main(void *arg) {
     Server *s = arg;
     pthread_mutex_lock(&s->mu);
@@ -1086,12 +1136,16 @@ static void *writer_main(void *arg) {
         batch_t *b = &s->batches[1 - s->filling];
         pthread_mutex_unlock(&s->mu);
         if (b->n_lines) {
-            PyGILState_STATE g = PyGILState_Ensure();
-            PyObject *r = PyObject_CallFunction(s->write_batch, "y#n", b->lines.p,
-                                                (Py_ssize_t)b->lines.len, (Py_ssize_t)b->n_lines);
-            if (r == NULL) PyErr_WriteUnraisable(s->write_batch); /* answers still go out */
-            Py_XDECREF(r);
-            PyGILState_Release(g);
+            int error = write_batch(s, b);
+            if (error) { /* reported; the answers still go out (the pixel always answers) */
+                PyGILState_STATE g = PyGILState_Ensure();
+                PyObject *r = PyObject_CallFunction(s->failed, "ns", (Py_ssize_t)b->n_lines,
+                                                    strerror(error));
+                if (!r) PyErr_WriteUnraisable(s->failed);
+                Py_XDECREF(r);
+                s->seg_fd = -1; /* ask again next time */
+                PyGILState_Release(g);
+            }
         }
         pthread_mutex_lock(&s->mu);
         s->writer_has_work = 0;
@@ -1100,6 +1154,11 @@ static void *writer_main(void *arg) {
         }
     }
     pthread_mutex_unlock(&s->mu);
+    if (s->seg_lines) { /* Python's count of durable lines is complete after serve() */
+        PyGILState_STATE g = PyGILState_Ensure();
+        ask_segment(s);
+        PyGILState_Release(g);
+    }
     return NULL;
 }
 
@@ -1244,14 +1303,14 @@ static void run_loop(Server *s) {
 /* ---------------------------------------------------------------- the Python type */
 
 static int Server_init(Server *s, PyObject *args, PyObject *kw) {
-    static char *names[] = {"templates",    "errors",      "client_ip_header",
-                            "ua_facts",     "referer_facts", "salt_for_day",
-                            "write_batch",  "idle_timeout",  NULL};
-    PyObject *templates, *errors, *ua, *ref, *salt, *write;
+    static char *names[] = {"templates",    "errors",  "client_ip_header", "ua_facts",
+                            "referer_facts", "salt_for_day", "segment", "failed",
+                            "idle_timeout",  NULL};
+    PyObject *templates, *errors, *ua, *ref, *salt, *segment, *failed;
     Py_buffer ip;
     double idle = 5.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOy*OOOO|d", names, &templates, &errors, &ip,
-                                     &ua, &ref, &salt, &write, &idle))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOy*OOOOO|d", names, &templates, &errors, &ip,
+                                     &ua, &ref, &salt, &segment, &failed, &idle))
         return -1;
     if (!(idle > 0)) {
         PyBuffer_Release(&ip);
@@ -1303,9 +1362,10 @@ static int Server_init(Server *s, PyObject *args, PyObject *kw) {
             s->error_len[i - N_TEMPLATES] = n;
         }
     }
-    PyObject *callables[4] = {ua, ref, salt, write};
-    PyObject **slots[4] = {&s->ua_facts, &s->referer_facts, &s->salt_for_day, &s->write_batch};
-    for (int i = 0; i < 4; i++) {
+    PyObject *callables[5] = {ua, ref, salt, segment, failed};
+    PyObject **slots[5] = {&s->ua_facts, &s->referer_facts, &s->salt_for_day, &s->segment,
+                           &s->failed};
+    for (int i = 0; i < 5; i++) {
         if (!PyCallable_Check(callables[i])) {
             PyErr_SetString(PyExc_TypeError, "callbacks must be callable");
             return -1;
@@ -1336,7 +1396,8 @@ static void Server_dealloc(Server *s) {
     Py_XDECREF(s->ua_facts);
     Py_XDECREF(s->referer_facts);
     Py_XDECREF(s->salt_for_day);
-    Py_XDECREF(s->write_batch);
+    Py_XDECREF(s->segment);
+    Py_XDECREF(s->failed);
     Py_XDECREF(s->err_type);
     Py_XDECREF(s->err_value);
     Py_XDECREF(s->err_tb);
@@ -1355,7 +1416,7 @@ static int add_fd(int ep, int fd, uint64_t tag) {
 static PyObject *Server_serve(Server *s, PyObject *args) {
     int listen_fd, wake_fd = -1;
     if (!PyArg_ParseTuple(args, "i|i", &listen_fd, &wake_fd)) return NULL;
-    if (!s->write_batch) {
+    if (!s->segment) {
         PyErr_SetString(PyExc_RuntimeError, "server not initialised");
         return NULL;
     }
@@ -1386,6 +1447,10 @@ static PyObject *Server_serve(Server *s, PyObject *args) {
     s->stopping = s->busy = s->filling = 0;
     s->have_key = 0;
     s->date_sec = 0;
+    s->seg_fd = -1;
+    s->seg_sync = 1;
+    s->seg_bytes = s->seg_lines = 0;
+    s->seg_asked = 0;
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     s->sync_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int failed = s->ep < 0 || s->sync_fd < 0 || add_fd(s->ep, listen_fd, TAG_LISTEN) < 0 ||

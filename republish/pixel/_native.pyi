@@ -14,7 +14,8 @@ class Server:
         ua_facts: Callable[[bytes], tuple[int, bytes]],
         referer_facts: Callable[[bytes], tuple[bytes, bool]],
         salt_for_day: Callable[[int], bytes],
-        write_batch: Callable[[bytes, int], object],
+        segment: Callable[[int, int], tuple[int, bool]],
+        failed: Callable[[int, str], object],
         idle_timeout: float = 5.0,
     ) -> None: ...
     def serve(self, listen_fd: int, wake_fd: int = -1, /) -> None: ...

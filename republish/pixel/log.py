@@ -144,20 +144,29 @@ class HitLog:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._seal)
         self._executor.shutdown(wait=True)
 
-    def write_batch(self, data: bytes, lines: int) -> bool:
-        """Write ``data`` (``lines`` complete hit lines) and make it durable, now, on the
-        calling thread: for a caller that runs its own group commit (the compiled front in
-        :mod:`republish.pixel.native`) instead of :meth:`submit`. A failure is logged and
-        returned as False; the hits are then not counted."""
-        try:
-            self._write(data, lines)
-        except OSError as exc:
-            logger.error("hit log write failed, %d hits not counted: %s", lines, exc)
-            return False
-        return True
+    def advance(self, written_bytes: int, written_lines: int) -> tuple[int, bool]:
+        """For a writer that appends to the segment itself (the compiled front in
+        :mod:`republish.pixel.native`, from its one writer thread): count what it wrote
+        and made durable since the last call, seal the segment and open the next when it
+        is due, and return the descriptor to append to and whether to ``fdatasync``."""
+        self._size += written_bytes
+        self.written += written_lines
+        if self._fd is not None and (
+            self._size >= self.max_segment_bytes
+            or time.monotonic() - self._opened_at >= self.max_segment_age_s
+        ):
+            self._seal()
+        if self._fd is None:
+            self._open()
+        assert self._fd is not None
+        return self._fd, self.sync
+
+    def report_failure(self, lines: int, error: str) -> None:
+        """Log a failed append of ``lines`` hits by such a writer (they are not counted)."""
+        logger.error("hit log write failed, %d hits not counted: %s", lines, error)
 
     def close_now(self) -> None:
-        """Seal the segment and stop, on the calling thread (after :meth:`write_batch`)."""
+        """Seal the segment and stop, on the calling thread (after :meth:`advance`)."""
         self._closing = True
         self._seal()
         self._executor.shutdown(wait=True)

@@ -2,15 +2,17 @@
 
 The same pixel as :mod:`republish.pixel.server`, with the per-request work in C: an epoll
 loop parses the request heads, classifies each hit, builds its log line and answers once
-the line is durable; a second thread hands each batch to :meth:`HitLog.write_batch`
-(write + ``fdatasync``) while the loop keeps reading (group commit). What is not per
-request stays in Python and is called from C only when needed:
+the line is durable; a second thread appends each batch to the segment and makes it
+durable (``write`` + ``fdatasync``) while the loop keeps reading (group commit). What is
+not per request stays in Python and is called from C only when needed:
 
 - the User-Agent's verdict (:meth:`HitCore.ua_facts`, the bot rules) and the Referer's page
   URL and CMS-preview verdict (:func:`republish.pixel.core.referer_facts`), each cached in
   C per distinct value (4096 of each, values over 2048 bytes not cached, as in Python);
 - the day's salt (:class:`DailySalts`), once per day;
-- the segment files (:class:`HitLog`: naming, rotation, sealing).
+- the segment files (:meth:`HitLog.advance`: naming, rotation, sealing), asked at least
+  once a second and once per MiB written, so a segment may pass its size limit by up to
+  1 MiB before it is sealed.
 
 The log lines are byte-for-byte those of :class:`HitCore` (tests send the same requests
 through both). Differences from the Python server, all on requests no pixel sends: only
@@ -108,7 +110,8 @@ class NativePixelServer(PixelFront):
             self._ua_facts,
             referer_facts,
             self._salt_for_day,
-            self.log.write_batch,
+            self.log.advance,
+            self.log.report_failure,
             idle_timeout_s,
         )
 
