@@ -254,6 +254,14 @@ def test_the_extension_is_built_in_ci() -> None:
 
 
 @needs_native
+def test_arguments_by_name() -> None:
+    assert _linecount is not None
+    data = _log(random.Random(7), 50)
+    by_name = _linecount.count_lines(data=data, counts=Counter(), readers={}, first={}, last={})
+    assert by_name == linecount.count_lines_py(data, Counter(), {}, {}, {})
+
+
+@needs_native
 def test_wrong_arguments_raise_instead_of_crashing() -> None:
     assert _linecount is not None
     with pytest.raises(TypeError):

@@ -748,13 +748,15 @@ write_waiting(Counting *c)
 }
 
 static PyObject *
-count_lines(PyObject *module, PyObject *args)
+count_lines(PyObject *module, PyObject *args, PyObject *kwargs)
 {
+    static char *names[] = {"data", "counts", "readers", "first", "last", NULL};
     Py_buffer data;
     Counting c = {0};
-    if (!PyArg_ParseTuple(args, "y*O!O!O!O!:count_lines", &data, &PyDict_Type, &c.counts,
-                          &PyDict_Type, &c.readers, &PyDict_Type, &c.first, &PyDict_Type,
-                          &c.last))
+    /* Any bytes-like data; dicts (or subclasses, such as Counter) to count into. */
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*O!O!O!O!:count_lines", names, &data,
+                                     &PyDict_Type, &c.counts, &PyDict_Type, &c.readers,
+                                     &PyDict_Type, &c.first, &PyDict_Type, &c.last))
         return NULL;
     PyObject *result = NULL;
     const char *buf = data.buf;
@@ -799,7 +801,8 @@ PyDoc_STRVAR(count_lines_doc,
              "the same as republish.stats.linecount.count_lines_py, compiled.");
 
 static PyMethodDef methods[] = {
-    {"count_lines", count_lines, METH_VARARGS, count_lines_doc},
+    {"count_lines", (PyCFunction)(void (*)(void))count_lines, METH_VARARGS | METH_KEYWORDS,
+     count_lines_doc},
     {NULL, NULL, 0, NULL},
 };
 
