@@ -177,7 +177,33 @@ def start(name: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     return process, port, path
 
 
-def wrk(port: int, path: str, seconds: int, close: bool) -> tuple[float, str]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants (all threads), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state ppid ... utime (14th field) stime (15th)
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, family = 0.0, {pid}
+    changed = True
+    while changed:
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in family and child not in family:
+                family.add(child)
+                changed = True
+    for member in family:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
+
+
+def wrk(port: int, path: str, seconds: int, close: bool) -> tuple[float, str, int]:
     command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
                "-H", f"User-Agent: {UA}", "-H", f"Referer: {REFERER}"]  # fmt: skip
     if close:
@@ -185,8 +211,9 @@ def wrk(port: int, path: str, seconds: int, close: bool) -> tuple[float, str]:
     output = subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], capture_output=True,
                             text=True, check=True).stdout  # fmt: skip
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Socket errors:.*|Non-2xx.*", output)
-    return rate, errors.group(0) if errors else ""
+    return rate, errors.group(0) if errors else "", done
 
 
 def hey_p99(port: int, path: str, rate: float, seconds: int) -> tuple[float, float, float]:
@@ -237,6 +264,9 @@ def main() -> None:
     # runs go round-robin, best of --rounds: the machine is shared, and a neighbour's load
     # only ever slows a run down, so the best of interleaved rounds is the fairest ratio.
     best: dict[str, list[float]] = {name: [0.0, 0.0] for name in names}
+    # The server's own CPU time per request (µs), least of the rounds: unlike the rate it
+    # is not capped by the load generator.
+    cpu: dict[str, list[float]] = {name: [float("inf"), float("inf")] for name in names}
     errors: dict[str, str] = {name: "" for name in names}
     latency: dict[str, tuple[float, float, float]] = {}
     counted: dict[str, str] = {name: "" for name in names}
@@ -250,10 +280,13 @@ def main() -> None:
             for _, port, path, _ in running.values():
                 wrk(port, path, 2, close=False)  # warm-up
             for round_ in range(args.rounds):
-                for name, (_, port, path, _) in running.items():
+                for name, (process, port, path, _) in running.items():
                     for index, close in enumerate((False, True)):
-                        rate, error = wrk(port, path, args.seconds, close=close)
+                        before = cpu_seconds(process.pid)
+                        rate, error, done = wrk(port, path, args.seconds, close=close)
+                        used = cpu_seconds(process.pid) - before
                         best[name][index] = max(best[name][index], rate)
+                        cpu[name][index] = min(cpu[name][index], used / max(done, 1) * 1e6)
                         errors[name] = errors[name] or error
                     print(f"round {round_ + 1}: {name}: {best[name]}", flush=True)
             for name, (_, port, path, _) in running.items():
@@ -279,15 +312,20 @@ def main() -> None:
         f"Machine: {machine()}; load average at start {load}  ",
         f"Load: wrk -t1 -c{CONNECTIONS} pinned to CPU 1, each server pinned to CPU 0, "
         f"{args.seconds} s per run, round-robin over the servers, best of {args.rounds} "
-        "rounds; latency: hey with 16 workers at half the server's best keep-alive rate.",
+        "rounds; latency: hey with 16 workers at half the server's best keep-alive rate. "
+        "Server CPU: user + system time of the server's processes and threads during a wrk "
+        "run over the requests wrk completed, the least of the rounds (kernel work done "
+        "in softirq context on the other core is not in it).",
         "",
-        "| server | keep-alive req/s | Connection: close req/s | at half rate: req/s | p50 ms "
-        "| p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| server | keep-alive req/s | Connection: close req/s | server CPU µs/req, "
+        "keep-alive | server CPU µs/req, close | at half rate: req/s | p50 ms | p99 ms "
+        "| errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, keep, close, achieved, p50, p99, errors, counted in rows:
         lines.append(
-            f"| {name} | {keep:,.0f} | {close:,.0f} | {achieved:,.0f} | {p50:.2f} | {p99:.2f} "
+            f"| {name} | {keep:,.0f} | {close:,.0f} | {cpu[name][0]:.1f} | {cpu[name][1]:.1f} "
+            f"| {achieved:,.0f} | {p50:.2f} | {p99:.2f} "
             f"| {errors or '-'}{'; ' + counted if counted else ''} |"
         )
     lines.append("")
