@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from republish.store import publishers as publisher_store
+from republish.store import sessions as session_store
 from republish.store import users as store
 from republish.store.db import Database
 from republish.store.errors import Conflict, NotFound
@@ -121,18 +122,22 @@ def verify_login(db: Database, email: str, password: str) -> User | None:
 
 
 def change_password(db: Database, email: str, password: str) -> None:
-    """Give a user a new password (their open sessions end)."""
+    """Give a user a new password; their open sessions end (their records are deleted)."""
     address = normalise_email(email)
     password_hash = _hasher.hash(check_password(password))
     with db.begin() as conn:
         user = store.get_user(conn, address)
         store.set_password_hash(conn, user.id, password_hash)
+        session_store.delete_user_sessions(conn, user.id)
 
 
 def remove_user(db: Database, email: str) -> None:
-    """Remove a user (their open sessions end)."""
+    """Remove a user and their open sessions."""
+    address = normalise_email(email)
     with db.begin() as conn:
-        store.delete_user(conn, normalise_email(email))
+        # The foreign key cascades too; deleting here does not depend on it.
+        session_store.delete_user_sessions(conn, store.get_user(conn, address).id)
+        store.delete_user(conn, address)
 
 
 def list_users(db: Database) -> list[User]:
@@ -142,8 +147,9 @@ def list_users(db: Database) -> list[User]:
 
 
 def session_stamp(user: User) -> str:
-    """A short value derived from the password hash, kept in the session.
+    """A short value derived from the password hash, kept in the session cookie.
 
-    A session whose stamp no longer matches (password changed) is no longer valid.
+    A session whose stamp no longer matches (password changed, also by a rehash at
+    login) is no longer valid, even while its record is still stored.
     """
     return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]

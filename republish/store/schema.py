@@ -203,7 +203,7 @@ daily_readers = sa.Table(
 )
 
 # Dashboard users. A user belongs to one publisher, or to none (an administrator who sees
-# every publisher). Passwords are argon2 hashes; sessions are signed cookies (no table).
+# every publisher). Passwords are argon2 hashes; sessions are in ``dashboard_sessions``.
 users = sa.Table(
     "users",
     metadata,
@@ -218,6 +218,25 @@ users = sa.Table(
     ),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("last_login_at", UTCDateTime(), nullable=True),
+)
+
+# Open dashboard sessions, one row per login. The signed cookie carries a random session
+# id; only its SHA-256 is stored, so a copy of this table logs no one in. Logging out
+# deletes the row, which ends the session for every copy of the cookie.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_dashboard_sessions_user", "user_id"),
+    sa.Index("ix_dashboard_sessions_expires_at", "expires_at"),
 )
 
 # Where a publisher wants to hear about new republishers.

@@ -2,8 +2,11 @@
 
 Sessions are signed cookies (Starlette's ``SessionMiddleware``), set only on the
 dashboard, login and stats API paths: the pixel, the widget, the public API and the
-republish pages never see or set a cookie. Every POST carries the session's CSRF token
-in a hidden field; the login form gets one before anyone is logged in.
+republish pages never see or set a cookie. A logged-in cookie carries a random session
+id whose hash is stored in ``dashboard_sessions`` (see :mod:`republish.store.sessions`):
+the session is valid only while that record is, so logging out ends it for every copy
+of the cookie. Every POST carries the session's CSRF token in a hidden field; the login
+form gets one before anyone is logged in.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +31,8 @@ from republish import users as user_service
 from republish.config import Settings
 from republish.models import Publisher
 from republish.store import publishers as publisher_store
-from republish.store import users as user_store
+from republish.store import sessions as session_store
+from republish.store.db import Database
 from republish.store.errors import NotFound
 from republish.store.users import User
 from republish.web import pages
@@ -160,17 +165,20 @@ def csrf_failed() -> Response:
 
 
 def current_user(request: Request) -> User | None:
-    """The logged-in user of the session, or None (also after a password change)."""
+    """The logged-in user of the session, or None.
+
+    None unless the cookie's session id has a stored, unexpired record whose user still
+    exists and the cookie's stamp matches that user's password (one query).
+    """
     if "session" not in request.scope:
         return None
-    user_id, stamp = request.session.get("uid"), request.session.get("stamp")
-    if not isinstance(user_id, int) or not isinstance(stamp, str):
+    session_id, stamp = request.session.get("sid"), request.session.get("stamp")
+    if not isinstance(session_id, str) or not isinstance(stamp, str):
         return None
     with db_of(request).connect() as conn:
-        try:
-            user = user_store.get_user_by_id(conn, user_id)
-        except NotFound:
-            return None
+        user = session_store.session_user(conn, session_id, datetime.now(UTC))
+    if user is None:
+        return None
     if not hmac.compare_digest(stamp, user_service.session_stamp(user)):
         return None
     return user
@@ -287,11 +295,15 @@ async def login_submit(request: Request) -> Response:
         limiter.failed(key)
         return _login_page(request, 401, "Wrong e-mail address or password.", email, target)
     limiter.succeeded(key)
+    previous = request.session.get("sid")
+    session_id = await run_in_threadpool(
+        _open_session, db_of(request), user.id, previous if isinstance(previous, str) else None
+    )
     # A fresh session (and CSRF token) at login: nothing from before carries over.
     request.session.clear()
     request.session.update(
         {
-            "uid": user.id,
+            "sid": session_id,
             "stamp": user_service.session_stamp(user),
             "csrf": secrets.token_urlsafe(32),
         }
@@ -299,11 +311,32 @@ async def login_submit(request: Request) -> Response:
     return RedirectResponse(target, 303, headers=NO_STORE)
 
 
+def _open_session(db: Database, user_id: int, previous: str | None) -> str:
+    """Store a session of ``user_id`` and return its id.
+
+    The session this browser had before (``previous``) and every expired one are removed.
+    """
+    now = datetime.now(UTC)
+    with db.begin() as conn:
+        if previous:
+            session_store.delete_session(conn, previous)
+        session_store.delete_expired(conn, now)
+        return session_store.create_session(conn, user_id, now, SESSION_MAX_AGE_S)
+
+
+def _close_session(db: Database, session_id: str) -> None:
+    with db.begin() as conn:
+        session_store.delete_session(conn, session_id)
+
+
 async def logout(request: Request) -> Response:
-    """``POST /logout``: end the session."""
+    """``POST /logout``: end the session (its record, then the cookie)."""
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         return csrf_failed()
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str) and session_id:
+        await run_in_threadpool(_close_session, db_of(request), session_id)
     request.session.clear()
     return RedirectResponse("/login", 303, headers=NO_STORE)
 
