@@ -99,9 +99,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         server = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-             f"--callgrind-out-file={out}.%p", PYTHON, "-m", "republish", "pixel",
-             "--port", str(port), "--server", "native"],  # fmt: skip
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}.%p",
+                PYTHON,
+                "-m",
+                "republish",
+                "pixel",
+                "--port",
+                str(port),
+                "--server",
+                "native",
+            ],
             env=os.environ | {"REPUBLISH_HIT_LOG_DIR": str(Path(tmp) / "hits")},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
