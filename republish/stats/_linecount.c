@@ -130,7 +130,7 @@ reserve(void **items, size_t *capacity, size_t count, size_t size)
     if (count < *capacity)
         return 0;
     size_t more = *capacity ? *capacity * 2 : 256;
-    void *grown = PyMem_Realloc(*items, more * size);
+    void *grown = more <= PY_SSIZE_T_MAX / size ? PyMem_Realloc(*items, more * size) : NULL;
     if (grown == NULL) {
         PyErr_NoMemory();
         return -1;
