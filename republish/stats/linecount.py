@@ -4,7 +4,9 @@ standard library and :mod:`republish.hits` only) so that a helper process starts
 :func:`count_lines` is the compiled loop of ``republish.stats._linecount`` (the C
 extension built from ``_linecount.c`` at install) when it imports, else
 :func:`count_lines_py`, the same loop in Python; the two give the same results on any input
-(tests/test_linecount_native.py holds them equal). ``COMPILED`` says which one is in use.
+(tests/test_linecount_native.py holds them equal; the compiled one counts into dicts only,
+a Counter being one, and raises TypeError for other mappings). ``COMPILED`` says which one
+is in use.
 
 ``python -m republish.stats.linecount PATH OFFSET CHUNK_BYTES`` counts the chunks of one
 segment from OFFSET on and writes, for each, one pickle of what :func:`count_chunks`
