@@ -356,6 +356,7 @@ typedef struct conn {
     int closing;       /* read no more requests */
     int last;          /* -1, or the error answer to send after the owed ones */
     int close_after;   /* close once `out` is sent */
+    int peer_done;     /* the peer closed its sending side */
     uint32_t events;   /* what epoll watches */
     double active;
     char peer[INET6_ADDRSTRLEN];
@@ -441,7 +442,9 @@ static void conn_close(Server *s, conn_t *c) {
 /* Whether the connection may read: not closing, few owed answers, little unsent output. */
 static void conn_update_events(Server *s, conn_t *c) {
     uint32_t ev = 0;
-    if (!c->closing && c->owed < MAX_OWED && c->out.len < MAX_OUT) ev |= EPOLLIN;
+    /* A closing connection keeps EPOLLIN until its peer closes: what it sends is read and
+     * dropped (no epoll_ctl for the usual Connection: close request). */
+    if (c->closing ? !c->peer_done : (c->owed < MAX_OWED && c->out.len < MAX_OUT)) ev |= EPOLLIN;
     if (c->out.len) ev |= EPOLLOUT;
     epoll_set(s, c, ev);
 }
@@ -1010,16 +1013,22 @@ static int conn_process(Server *s, conn_t *c) {
 }
 
 static void conn_readable(Server *s, conn_t *c) {
-    if (c->closing) {
-        /* Only the peer's close or an error gets here (reading is off): drop the answers. */
-        char sink[512];
+    if (c->closing) { /* read and drop; at the peer's close, stop reading, still answer */
+        char sink[4096];
         ssize_t n = recv(c->fd, sink, sizeof sink, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) conn_close(s, c);
+        if (n == 0) {
+            c->peer_done = 1;
+            if (c->owed == 0 && c->out.len == 0) conn_close(s, c);
+            else conn_update_events(s, c);
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            conn_close(s, c); /* reset: the answers cannot be delivered */
+        }
         return;
     }
     ssize_t n = recv(c->fd, c->in + c->in_len, READ_CAP - c->in_len, 0);
     if (n == 0) { /* the client is done sending: answer what it asked, then close */
         c->in_len = 0;
+        c->peer_done = 1;
         conn_finish(s, c, -1);
         return;
     }
@@ -1056,8 +1065,7 @@ static void accept_all(Server *s) {
         c->in = in;
         c->last = -1;
         c->active = monotonic_s();
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* TCP_NODELAY comes from the listening socket (Linux copies it to accepted ones). */
         if (addr.ss_family == AF_INET) {
             inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, c->peer, sizeof c->peer);
         } else if (addr.ss_family == AF_INET6) {
@@ -1272,10 +1280,14 @@ static void run_loop(Server *s) {
                 conn_t *c = s->conns[tag];
                 if (!c) continue;
                 uint32_t ev = events[i].events;
+                if (ev & (EPOLLHUP | EPOLLERR)) { /* reset or failed: nothing can be sent */
+                    conn_close(s, c);
+                    continue;
+                }
                 if (ev & EPOLLOUT) {
                     if (conn_flush(s, c) < 0) continue;
                 }
-                if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_readable(s, c);
+                if (ev & EPOLLIN) conn_readable(s, c);
             }
         }
         maybe_commit(s);
@@ -1451,6 +1463,8 @@ static PyObject *Server_serve(Server *s, PyObject *args) {
     s->seg_sync = 1;
     s->seg_bytes = s->seg_lines = 0;
     s->seg_asked = 0;
+    int one = 1; /* answers are whole writes: never wait for an ACK before sending one */
+    setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     s->sync_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int failed = s->ep < 0 || s->sync_fd < 0 || add_fd(s->ep, listen_fd, TAG_LISTEN) < 0 ||
