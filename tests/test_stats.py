@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -101,3 +102,34 @@ def test_rollup_and_stats_commands(db: Database, tmp_path: Path, cli_env: dict[s
     assert "paper-one.example/a" in result.output
     result = runner.invoke(cli, ["stats", "--publisher", "nobody"], env=env)
     assert result.exit_code == 1 and "no publisher with slug 'nobody'" in result.stderr
+
+
+def test_site_and_story_counts_take_only_rows_with_views(db: Database, tmp_path: Path) -> None:
+    """Top stories count a story's republishing sites, top republishers a site's stories;
+    a site or story seen only through bots over the period counts for neither."""
+    a, b = _seed(db, tmp_path)
+    ms = int(TODAY.timestamp() * 1000)
+    bot = [
+        HitRecord(ms, a, Verdict.BOT, DropReason.BOT_USER_AGENT, "", "https://bots.example/a"),
+        HitRecord(ms, b, Verdict.BOT, DropReason.BOT_USER_AGENT, "", "https://paper-one.example/b"),
+    ]
+
+    async def write() -> None:
+        log = HitLog(tmp_path / "segments")
+        for record in bot:
+            await log.append(encode(record))
+        await log.aclose()
+
+    time.sleep(1.1)  # segment names carry the second: this one must not reuse _seed's
+    asyncio.run(write())
+    rollup(db, tmp_path)
+    period = queries.Period.last(30, TODAY.date())
+    with db.connect() as conn:
+        top = queries.top_stories(conn, 1, period)
+        assert [(s["story_id"], s["views"], s["republishers"]) for s in top] == [
+            (a, 6, 1), (b, 3, 1),
+        ]  # fmt: skip
+        sites = queries.top_republishers(conn, 1, period)
+        assert [(r["site"], r["views"], r["stories"]) for r in sites] == [
+            ("paper-one.example", 6, 1), ("paper-two.example", 3, 1),
+        ]  # fmt: skip

@@ -25,6 +25,7 @@ is not built, :func:`available` is False and ``republish pixel`` uses the builti
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import threading
@@ -153,7 +154,7 @@ class NativePixelServer(PixelFront):
             try:
                 sock = socket.create_server((host, port), backlog=2048)
             except OSError as exc:  # worded as asyncio's, which the other servers use
-                reason = (exc.strerror or str(exc)).lower()
+                reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
                 raise OSError(
                     exc.errno,
                     f"error while attempting to bind on address {(host, port)!r}: {reason}",

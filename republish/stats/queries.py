@@ -93,20 +93,30 @@ def top_stories(
     conn: sa.Connection, publisher_id: int, period: Period, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Stories with the most views over the period, with their number of sites."""
-    views = sa.func.sum(daily_stats.c.views).label("views")
-    top = (
+    # Two plain groupings instead of count(DISTINCT site) per story: both can be hashed,
+    # where a distinct count makes the database sort every row of the period.
+    per_site = (
         sa.select(
             daily_stats.c.story_id,
-            views,
+            sa.func.sum(daily_stats.c.views).label("views"),
             sa.func.sum(daily_stats.c.readers).label("readers"),
-            sa.func.count(sa.distinct(daily_stats.c.site))
-            .filter(daily_stats.c.views > 0)
-            .label("sites"),
         )
         .where(_in(period), _of(publisher_id))
-        .group_by(daily_stats.c.story_id)
+        .group_by(daily_stats.c.story_id, daily_stats.c.site)
+        .subquery()
+    )
+    views = sa.func.sum(per_site.c.views).label("views")
+    top = (
+        sa.select(
+            per_site.c.story_id,
+            views,
+            sa.func.sum(per_site.c.readers).label("readers"),
+            # a site counts when it had views (views are never negative)
+            sa.func.count().filter(per_site.c.views > 0).label("sites"),
+        )
+        .group_by(per_site.c.story_id)
         .having(views > 0)
-        .order_by(views.desc(), daily_stats.c.story_id)
+        .order_by(views.desc(), per_site.c.story_id)
         .limit(limit)
         .subquery()
     )
