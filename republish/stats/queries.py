@@ -89,37 +89,61 @@ def views_per_day(
     ]  # fmt: skip
 
 
+def _top_stories_distinct(publisher_id: int, period: Period, limit: int) -> Any:
+    views = sa.func.sum(daily_stats.c.views).label("views")
+    return (
+        sa.select(
+            daily_stats.c.story_id,
+            views,
+            sa.func.sum(daily_stats.c.readers).label("readers"),
+            sa.func.count(sa.distinct(daily_stats.c.site))
+            .filter(daily_stats.c.views > 0)
+            .label("sites"),
+        )
+        .where(_in(period), _of(publisher_id))
+        .group_by(daily_stats.c.story_id)
+        .having(views > 0)
+        .order_by(views.desc(), daily_stats.c.story_id)
+        .limit(limit)
+        .subquery()
+    )
+
+
 def top_stories(
     conn: sa.Connection, publisher_id: int, period: Period, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Stories with the most views over the period, with their number of sites."""
-    # Two plain groupings instead of count(DISTINCT site) per story: both can be hashed,
-    # where a distinct count makes the database sort every row of the period.
-    per_site = (
-        sa.select(
-            daily_stats.c.story_id,
-            sa.func.sum(daily_stats.c.views).label("views"),
-            sa.func.sum(daily_stats.c.readers).label("readers"),
+    if conn.dialect.name != "postgresql":
+        top = _top_stories_distinct(publisher_id, period, limit)
+    else:
+        # Two plain groupings instead of count(DISTINCT site) per story: PostgreSQL hashes
+        # both, where a distinct count makes it sort every row of the period (10M hits:
+        # p50 ~80 -> ~45 ms). SQLite is faster with the distinct count (bench/rollup).
+        per_site = (
+            sa.select(
+                daily_stats.c.story_id,
+                sa.func.sum(daily_stats.c.views).label("views"),
+                sa.func.sum(daily_stats.c.readers).label("readers"),
+            )
+            .where(_in(period), _of(publisher_id))
+            .group_by(daily_stats.c.story_id, daily_stats.c.site)
+            .subquery()
         )
-        .where(_in(period), _of(publisher_id))
-        .group_by(daily_stats.c.story_id, daily_stats.c.site)
-        .subquery()
-    )
-    views = sa.func.sum(per_site.c.views).label("views")
-    top = (
-        sa.select(
-            per_site.c.story_id,
-            views,
-            sa.func.sum(per_site.c.readers).label("readers"),
-            # a site counts when it had views (views are never negative)
-            sa.func.count().filter(per_site.c.views > 0).label("sites"),
+        views = sa.func.sum(per_site.c.views).label("views")
+        top = (
+            sa.select(
+                per_site.c.story_id,
+                views,
+                sa.func.sum(per_site.c.readers).label("readers"),
+                # a site counts when it had views (views are never negative)
+                sa.func.count().filter(per_site.c.views > 0).label("sites"),
+            )
+            .group_by(per_site.c.story_id)
+            .having(views > 0)
+            .order_by(views.desc(), per_site.c.story_id)
+            .limit(limit)
+            .subquery()
         )
-        .group_by(per_site.c.story_id)
-        .having(views > 0)
-        .order_by(views.desc(), per_site.c.story_id)
-        .limit(limit)
-        .subquery()
-    )
     # Headlines only for the few stories shown, not for every row aggregated.
     query = (
         sa.select(stories.c.id, stories.c.headline, top.c.views, top.c.readers, top.c.sites)
