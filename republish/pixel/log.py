@@ -151,15 +151,7 @@ class HitLog:
         is due, and return the descriptor to append to and whether to ``fdatasync``."""
         self._size += written_bytes
         self.written += written_lines
-        if self._fd is not None and (
-            self._size >= self.max_segment_bytes
-            or time.monotonic() - self._opened_at >= self.max_segment_age_s
-        ):
-            self._seal()
-        if self._fd is None:
-            self._open()
-        assert self._fd is not None
-        return self._fd, self.sync
+        return self._segment(), self.sync
 
     def report_failure(self, lines: int, error: str) -> None:
         """Log a failed append of ``lines`` hits by such a writer (they are not counted)."""
@@ -218,7 +210,9 @@ class HitLog:
         self._fd = None
         self._path = None
 
-    def _write(self, data: bytes, lines: int) -> None:
+    def _segment(self) -> int:
+        """The open segment's descriptor, after sealing it and opening the next when it is
+        due (by size or age)."""
         if self._fd is not None and (
             self._size >= self.max_segment_bytes
             or time.monotonic() - self._opened_at >= self.max_segment_age_s
@@ -227,11 +221,15 @@ class HitLog:
         if self._fd is None:
             self._open()
         assert self._fd is not None
+        return self._fd
+
+    def _write(self, data: bytes, lines: int) -> None:
+        fd = self._segment()
         view = memoryview(data)
         while view:
-            written = os.write(self._fd, view)
+            written = os.write(fd, view)
             view = view[written:]
         if self.sync:
-            os.fdatasync(self._fd)
+            os.fdatasync(fd)
         self._size += len(data)
         self.written += lines

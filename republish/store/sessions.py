@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from republish.store.schema import dashboard_sessions, publishers, users
-from republish.store.users import User
+from republish.store.users import User, row_to_user
 
 #: Longest session id accepted for a lookup (``token_urlsafe(32)`` gives 43 characters).
 MAX_SESSION_ID_CHARS = 100
@@ -61,15 +61,7 @@ def session_user(conn: sa.Connection, session_id: str, now: datetime) -> User | 
     row = conn.execute(query).mappings().first()
     if row is None:
         return None
-    return User(
-        id=row["id"],
-        email=row["email"],
-        password_hash=row["password_hash"],
-        publisher_id=row["publisher_id"],
-        publisher_slug=row["publisher_slug"],
-        created_at=row["created_at"],
-        last_login_at=row["last_login_at"],
-    )
+    return row_to_user(row)
 
 
 def delete_session(conn: sa.Connection, session_id: str) -> bool:

@@ -39,7 +39,9 @@ def _select() -> sa.Select[tuple[object, ...]]:
     )
 
 
-def _row_to_user(row: sa.RowMapping) -> User:
+def row_to_user(row: sa.RowMapping) -> User:
+    """The user in a row of ``users`` joined with its publisher's ``slug`` as
+    ``publisher_slug``."""
     return User(
         id=row["id"],
         email=row["email"],
@@ -75,7 +77,7 @@ def get_user(conn: sa.Connection, email: str) -> User:
     row = conn.execute(_select().where(users.c.email == email)).mappings().first()
     if row is None:
         raise NotFound(f"no user with e-mail {email!r}")
-    return _row_to_user(row)
+    return row_to_user(row)
 
 
 def get_user_by_id(conn: sa.Connection, user_id: int) -> User:
@@ -83,13 +85,13 @@ def get_user_by_id(conn: sa.Connection, user_id: int) -> User:
     row = conn.execute(_select().where(users.c.id == user_id)).mappings().first()
     if row is None:
         raise NotFound(f"no user with id {user_id}")
-    return _row_to_user(row)
+    return row_to_user(row)
 
 
 def list_users(conn: sa.Connection) -> list[User]:
     """Every user, by e-mail."""
     rows = conn.execute(_select().order_by(users.c.email)).mappings()
-    return [_row_to_user(row) for row in rows]
+    return [row_to_user(row) for row in rows]
 
 
 def set_password_hash(conn: sa.Connection, user_id: int, password_hash: str) -> None:
