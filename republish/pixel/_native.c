@@ -1025,6 +1025,10 @@ static void conn_readable(Server *s, conn_t *c) {
         }
         return;
     }
+    if (c->in_len >= READ_CAP) { /* cannot happen (a longer head gets a 431); be sure */
+        conn_finish(s, c, 1);
+        return;
+    }
     ssize_t n = recv(c->fd, c->in + c->in_len, READ_CAP - c->in_len, 0);
     if (n == 0) { /* the client is done sending: answer what it asked, then close */
         c->in_len = 0;
