@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any
 
 from republish.config import Settings
@@ -52,11 +51,6 @@ RESPONSE_HEADERS: dict[DropReason, tuple[tuple[bytes, bytes], ...]] = {
 class PixelApp(PixelFront):
     """The pixel as an ASGI app; ``await app.startup()`` / ``await app.shutdown()`` when
     mounted inside another app (standalone, it handles the lifespan itself)."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PixelApp:
-        """The pixel configured by ``settings`` (hit log directory, client IP header)."""
-        return cls(Path(settings.hit_log_dir), client_ip_header=settings.client_ip_header)
 
     async def startup(self) -> None:
         """Seal segments left open by crashed processes of this machine."""

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
+from typing import Self
 
+from republish.config import Settings
 from republish.hits import DropReason, Verdict, encode_fields, escape
 from republish.pixel.bots import BotFilter, default_filter
 from republish.pixel.classify import classify, is_cms_preview, is_prefetch, user_agent_reason
@@ -132,7 +134,9 @@ class HitCore:
 class PixelFront:
     """What every pixel server holds: the durable hit log and the per-hit core.
 
-    The ASGI app, the RSGI app and the builtin HTTP server extend it.
+    The ASGI app, the RSGI app, the builtin HTTP server and the compiled front extend
+    it; what one adds is made in :meth:`_prepare`, so they need no constructor of their
+    own (the compiled front has one: it takes an idle timeout too).
     """
 
     def __init__(
@@ -147,6 +151,15 @@ class PixelFront:
         self.log_dir = log_dir
         self.log = HitLog(log_dir / "segments", sync=sync)
         self.core = HitCore(log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """What a server adds to the front, once the log and the core exist."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The pixel configured by ``settings`` (hit log directory, client IP header)."""
+        return cls(Path(settings.hit_log_dir), client_ip_header=settings.client_ip_header)
 
     def seal_orphans(self) -> list[Path]:
         """Seal segments left open by stopped or crashed processes of this machine."""

@@ -35,11 +35,10 @@ from datetime import date
 from pathlib import Path
 from types import FrameType, ModuleType
 
-from republish.config import Settings
 from republish.hits import DropReason
 from republish.pixel.bots import BotFilter
 from republish.pixel.core import PixelFront, referer_facts
-from republish.pixel.server import BAD_REQUEST, IDLE_TIMEOUT_S, TOO_LARGE, _Responses
+from republish.pixel.server import BAD_REQUEST, IDLE_TIMEOUT_S, TOO_LARGE, Responses
 
 __all__ = ["REASONS", "NativePixelServer", "available", "run"]
 
@@ -73,7 +72,7 @@ def available() -> bool:
 def answers() -> list[bytes]:
     """Every answer, indexed as the C code does: (reason * 2 + HEAD) * 3 + connection.
     The C code writes the current Date into each once a second."""
-    responses = _Responses()
+    responses = Responses()
     return [
         responses.get(reason, head, connection)
         for reason in REASONS
@@ -115,11 +114,6 @@ class NativePixelServer(PixelFront):
             self.log.report_failure,
             idle_timeout_s,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> NativePixelServer:
-        """The server configured by ``settings`` (hit log directory, client IP header)."""
-        return cls(Path(settings.hit_log_dir), client_ip_header=settings.client_ip_header)
 
     def _ua_facts(self, raw: bytes) -> tuple[int, bytes]:
         reason, hashed = self.core.ua_facts(raw)

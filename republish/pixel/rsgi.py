@@ -10,14 +10,10 @@ answer as :class:`republish.pixel.app.PixelApp`. Serve it with a module of your 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from republish.hits import DropReason
 from republish.pixel.app import GIF, RESPONSE_HEADERS
-from republish.pixel.bots import BotFilter
 from republish.pixel.core import PixelFront
 
 __all__ = ["PixelRSGI"]
@@ -37,18 +33,7 @@ class _Proto(Protocol):
 class PixelRSGI(PixelFront):
     """``__rsgi__`` answers the pixel; ``__rsgi_init__``/``__rsgi_del__`` seal segments."""
 
-    def __init__(
-        self,
-        log_dir: Path,
-        *,
-        client_ip_header: str = "",
-        bots: BotFilter | None = None,
-        clock: Callable[[], float] = time.time,
-        sync: bool = True,
-    ) -> None:
-        super().__init__(
-            log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock, sync=sync
-        )
+    def _prepare(self) -> None:
         self._names = [(name, name.decode()) for name in self.core.header_names]
 
     def __rsgi_init__(self, loop: Any) -> None:

@@ -30,18 +30,14 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
 from email.utils import formatdate
-from pathlib import Path
 from typing import cast
 from urllib.parse import unquote
 
 import httptools
 
-from republish.config import Settings
 from republish.hits import DropReason
 from republish.pixel.app import GIF, RESPONSE_HEADERS
-from republish.pixel.bots import BotFilter
 from republish.pixel.core import PixelFront
 
 __all__ = ["IDLE_TIMEOUT_S", "MAX_HEAD_BYTES", "PixelServer", "run"]
@@ -73,7 +69,7 @@ BAD_REQUEST = _error_response(b"400 Bad Request")
 TOO_LARGE = _error_response(b"431 Request Header Fields Too Large")
 
 
-class _Responses:
+class Responses:
     """Every answer the server sends, as bytes, rebuilt when the Date changes."""
 
     def __init__(self) -> None:
@@ -266,30 +262,14 @@ class PixelServer(PixelFront):
     await server.serve("127.0.0.1", 8001)   # until server.stop()
     """
 
-    def __init__(
-        self,
-        log_dir: Path,
-        *,
-        client_ip_header: str = "",
-        bots: BotFilter | None = None,
-        clock: Callable[[], float] = time.time,
-        sync: bool = True,
-    ) -> None:
-        super().__init__(
-            log_dir, client_ip_header=client_ip_header, bots=bots, clock=clock, sync=sync
-        )
+    def _prepare(self) -> None:
         self.header_names = self.core.header_names | {b"connection"}
-        self.responses = _Responses()
+        self.responses = Responses()
         self.connections: set[_Connection] = set()
         self.stopping = False
         self.now = time.monotonic()
         self._stopped: asyncio.Event | None = None
         self._stop_requested = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PixelServer:
-        """The server configured by ``settings`` (hit log directory, client IP header)."""
-        return cls(Path(settings.hit_log_dir), client_ip_header=settings.client_ip_header)
 
     def stop(self) -> None:
         """Begin a graceful stop (from the server's loop: a signal handler, or
