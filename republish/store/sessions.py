@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from republish.store.schema import dashboard_sessions, publishers, users
-from republish.store.users import User, row_to_user
+from republish.store.schema import dashboard_sessions, users
+from republish.store.users import User, row_to_user, select_users
 
 #: Longest session id accepted for a lookup (``token_urlsafe(32)`` gives 43 characters).
 MAX_SESSION_ID_CHARS = 100
@@ -47,12 +47,8 @@ def session_user(conn: sa.Connection, session_id: str, now: datetime) -> User | 
     if not session_id or len(session_id) > MAX_SESSION_ID_CHARS:
         return None
     query = (
-        sa.select(users, publishers.c.slug.label("publisher_slug"))
-        .select_from(
-            dashboard_sessions.join(users, users.c.id == dashboard_sessions.c.user_id).outerjoin(
-                publishers, publishers.c.id == users.c.publisher_id
-            )
-        )
+        select_users()
+        .join(dashboard_sessions, dashboard_sessions.c.user_id == users.c.id)
         .where(
             dashboard_sessions.c.id_hash == hash_session_id(session_id),
             dashboard_sessions.c.expires_at > now,

@@ -33,7 +33,8 @@ class User:
         return f"User(id={self.id}, email={self.email!r}, publisher={self.publisher_slug!r})"
 
 
-def _select() -> sa.Select[tuple[object, ...]]:
+def select_users() -> sa.Select[tuple[object, ...]]:
+    """Users with their publisher's slug as ``publisher_slug`` (rows for :func:`row_to_user`)."""
     return sa.select(users, publishers.c.slug.label("publisher_slug")).select_from(
         users.outerjoin(publishers, publishers.c.id == users.c.publisher_id)
     )
@@ -74,7 +75,7 @@ def insert_user(
 
 def get_user(conn: sa.Connection, email: str) -> User:
     """The user with this (normalised) e-mail; :class:`NotFound` otherwise."""
-    row = conn.execute(_select().where(users.c.email == email)).mappings().first()
+    row = conn.execute(select_users().where(users.c.email == email)).mappings().first()
     if row is None:
         raise NotFound(f"no user with e-mail {email!r}")
     return row_to_user(row)
@@ -82,7 +83,7 @@ def get_user(conn: sa.Connection, email: str) -> User:
 
 def get_user_by_id(conn: sa.Connection, user_id: int) -> User:
     """The user with this id; :class:`NotFound` otherwise."""
-    row = conn.execute(_select().where(users.c.id == user_id)).mappings().first()
+    row = conn.execute(select_users().where(users.c.id == user_id)).mappings().first()
     if row is None:
         raise NotFound(f"no user with id {user_id}")
     return row_to_user(row)
@@ -90,7 +91,7 @@ def get_user_by_id(conn: sa.Connection, user_id: int) -> User:
 
 def list_users(conn: sa.Connection) -> list[User]:
     """Every user, by e-mail."""
-    rows = conn.execute(_select().order_by(users.c.email)).mappings()
+    rows = conn.execute(select_users().order_by(users.c.email)).mappings()
     return [row_to_user(row) for row in rows]
 
 
