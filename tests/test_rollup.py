@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from republish.models import Extracted
 from republish.pixel.log import HitLog
 from republish.stats import rollup as rollup_module
 from republish.stats.rollup import rollup
+from republish.stats.worker import RollupWorker
 from republish.store import stories
 from republish.store.db import Database
 from republish.store.schema import daily_stats, dropped_daily, hit_log_positions, republications
@@ -171,3 +173,43 @@ def test_old_sealed_segments_are_removed_after_rollup(db: Database, tmp_path: Pa
         assert conn.execute(sa.select(sa.func.count()).select_from(hit_log_positions)).scalar() == 0
     assert _stats(db)[(story, "c.example")][0] == 1
     assert date(2026, 11, 24) == T0.date()
+
+
+def test_the_worker_keeps_todays_readers_between_passes_and_drops_them_on_failure(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story = _story(db)
+    page = "https://www.citypaper.example/news/ferry"
+    loads: list[int] = []
+    real = rollup_module.store.blocks_of_day
+
+    def counting(conn: sa.Connection, day: int) -> list[tuple[int, bytes]]:
+        loads.append(day)
+        return real(conn, day)
+
+    monkeypatch.setattr(rollup_module.store, "blocks_of_day", counting)
+    worker = RollupWorker(db, tmp_path)  # on the real clock: today's readers are kept
+    now_ms = int(time.time() * 1000)
+    segments = tmp_path / "segments"
+    segments.mkdir()
+    lines = [encode(_human(story, page, f"{n + 1:016x}" * 2, now_ms - MS - n)) for n in range(6)]
+    for n in range(3):
+        (segments / f"a{n}.seg").write_bytes(lines[n] + lines[n + 3] + lines[0])
+        assert worker.run_once() is not None
+    assert len(loads) == 1  # read once, then kept
+    assert sum(v[0] for v in _stats(db).values()) == 9
+    assert sum(v[1] for v in _stats(db).values()) == 6
+    # A failed pass drops what the worker held: the next pass reads the day again.
+    monkeypatch.setattr(rollup_module.store, "add_daily_stats", _fail)
+    (segments / "b.seg").write_bytes(encode(_human(story, page, "new-reader", now_ms - MS)))
+    assert worker.run_once() is None
+    monkeypatch.undo()
+    monkeypatch.setattr(rollup_module.store, "blocks_of_day", counting)
+    assert worker.run_once() is not None
+    assert len(loads) == 2
+    assert sum(v[0] for v in _stats(db).values()) == 10
+    assert sum(v[1] for v in _stats(db).values()) == 7
+
+
+def _fail(*args: object) -> None:
+    raise RuntimeError("the database went away")

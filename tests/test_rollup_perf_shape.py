@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import zlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -20,11 +22,13 @@ from republish.models import Extracted
 from republish.pixel.log import HitLog
 from republish.stats import queries
 from republish.stats import rollup as rollup_module
+from republish.stats.linecount import count_chunks
+from republish.stats.readers import KnownReaders, keys_of, keys_of_many, unpack
 from republish.stats.rollup import _Batch, rollup
 from republish.store import hits as store
 from republish.store import stories
 from republish.store.db import Database
-from republish.store.schema import daily_readers, daily_stats, republications
+from republish.store.schema import daily_stats, reader_blocks, reader_days, republications
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 MS = int(T0.timestamp() * 1000)
@@ -105,7 +109,7 @@ def test_small_chunks_count_like_one_chunk(database_url: str, tmp_path: Path) ->
     assert rollup(db, tmp_path / "log", clock=clock).hits == len(records)
     whole = _tables(db)
     with db.begin() as conn:
-        for table in (daily_stats, republications, daily_readers):
+        for table in (daily_stats, republications, reader_blocks, reader_days):
             conn.execute(table.delete())
         conn.exec_driver_sql("DELETE FROM hit_log_positions")
     # About 20 lines per chunk: readers meet again across chunks and transactions.
@@ -115,55 +119,82 @@ def test_small_chunks_count_like_one_chunk(database_url: str, tmp_path: Path) ->
     db.dispose()
 
 
-def test_readers_checked_in_memory_or_in_the_database_count_alike(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = Database(database_url)
-    a, b = _stories(db, "daily", 2)
-    (c,) = _stories(db, "weekly", 1)
-    records = _mixed_log(a, b, c)
-    _write(tmp_path / "log", records)
-    clock = T0.timestamp
-    # Small chunks: readers meet again across chunks and transactions.
-    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
-    in_memory = _tables(db)
+def _add(db: Database, known: KnownReaders, day: int, keys: list[int]) -> list[int]:
+    """Store ``keys`` of ``day`` (one group per key) in a transaction; return the new ones."""
+    array = np.array(sorted(set(keys)), dtype=np.int64)
     with db.begin() as conn:
-        for table in (daily_stats, republications, daily_readers):
-            conn.execute(table.delete())
-        conn.exec_driver_sql("DELETE FROM hit_log_positions")
-    # No day is small enough to load: every key is checked by the database.
-    monkeypatch.setattr(rollup_module, "_LOAD_FLOOR", 0)
-    monkeypatch.setattr(rollup_module, "_LOAD_PER_KEY", 0)
-    loads: list[int] = []
-    monkeypatch.setattr(
-        rollup_module.store, "readers_of_day", lambda conn, day, limit: loads.append(day)
-    )
-    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
-    assert loads == []
-    assert _tables(db) == in_memory
-    db.dispose()
+        fresh = known.add(conn, {day: (array, np.arange(len(array)))}, len(array))
+    return array[fresh.astype(bool)].tolist()
 
 
-def test_a_stale_day_in_memory_fails_the_pass_instead_of_counting_twice(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (a,) = _stories(db, "daily", 1)
-    page = "https://one.example/x"
-    first = HitRecord(MS, a, Verdict.HUMAN, DropReason.NONE, _hex(1), page)
-    _write(tmp_path / "one", [first])
-    rollup(db, tmp_path / "one", clock=T0.timestamp)
-    # The same reader again, while the pass believes the day has no readers stored (as if
-    # another rollup stored it after the day was loaded).
-    again = HitRecord(MS + 1, a, Verdict.HUMAN, DropReason.NONE, _hex(1), page)
-    (tmp_path / "one" / "segments" / "z-again.seg").write_bytes(encode(again))
-    monkeypatch.setattr(rollup_module.store, "readers_of_day", lambda conn, day, limit: set())
-    with pytest.raises(store.ReadersMoved):
-        rollup(db, tmp_path / "one", clock=T0.timestamp)
-    monkeypatch.undo()
-    assert rollup(db, tmp_path / "one", clock=T0.timestamp).hits == 1
+def _stored(db: Database, day: int) -> list[int]:
     with db.connect() as conn:
-        views, readers = conn.execute(sa.select(daily_stats.c.views, daily_stats.c.readers)).one()
-    assert (views, readers) == (2, 1)
+        blocks = store.blocks_of_day(conn, day)
+    return sorted(key for _, data in blocks for key in unpack(data).tolist())
+
+
+def test_a_day_another_rollup_wrote_is_read_again(db: Database) -> None:
+    one, other = KnownReaders(), KnownReaders()
+    assert _add(db, one, 20_000, [1, 2]) == [1, 2]
+    assert _add(db, other, 20_000, [2, 3]) == [3]  # loads the day: 2 was stored by one
+    # one's copy of the day lacks 3: the version tells it so, and it reads the day again.
+    assert _add(db, one, 20_000, [3, 4, -5]) == [-5, 4]
+    assert _add(db, one, 20_000, [4, 5, 2**63 - 1, -(2**63)]) == [-(2**63), 5, 2**63 - 1]
+    assert _stored(db, 20_000) == [-(2**63), -5, 1, 2, 3, 4, 5, 2**63 - 1]
+    assert _add(db, other, 20_001, [1]) == [1]  # days apart
+    # Nothing is kept of a transaction that rolled back.
+    known = KnownReaders()
+    with pytest.raises(RuntimeError), db.begin() as conn:
+        known.add(conn, {20_001: (np.array([7]), np.array([0]))}, 1)
+        raise RuntimeError("rolled back")
+    assert _stored(db, 20_001) == [1]
+    assert _add(db, KnownReaders(), 20_001, [1, 7]) == [7]
+
+
+def test_runs_stay_few_and_hold_every_key(db: Database) -> None:
+    rng = np.random.default_rng(3)
+    known = KnownReaders()
+    every: set[int] = set()
+    for n in range(200):
+        keys = rng.integers(-(2**63), 2**63 - 1, size=int(rng.integers(1, 400)), dtype=np.int64)
+        keys[: len(keys) // 3] = rng.choice(np.array(sorted(every) or [0]), len(keys) // 3)
+        # Now and then another rollup's copy (which must load the day first).
+        new = _add(db, known if n % 7 else KnownReaders(), 20_002, keys.tolist())
+        assert set(new) == set(keys.tolist()) - every
+        every |= set(keys.tolist())
+    assert _stored(db, 20_002) == sorted(every)
+    with db.connect() as conn:
+        runs = [len(data) // 8 for _, data in store.blocks_of_day(conn, 20_002)]
+    assert len(runs) <= len(every).bit_length()
+
+
+def test_rollups_at_once_count_each_reader_once(database_url: str) -> None:
+    """Four rollups write overlapping keys of one day at the same time."""
+    db = Database(database_url)
+    rng = np.random.default_rng(5)
+    pool = rng.integers(-(2**63), 2**63 - 1, size=3000, dtype=np.int64)
+    batches = [[rng.choice(pool, 300).tolist() for _ in range(12)] for _ in range(4)]
+    found: list[int] = []
+    errors: list[BaseException] = []
+
+    def run(mine: list[list[int]]) -> None:
+        known = KnownReaders()
+        try:
+            for keys in mine:
+                found.extend(_add(db, known, 20_003, keys))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = {k for b in batches for keys in b for k in keys}
+    assert sorted(found) == sorted(expected)  # each key new exactly once
+    assert _stored(db, 20_003) == sorted(expected)
+    db.dispose()
 
 
 def test_story_domains_are_read_once_per_pass_unknown_ids_again(
@@ -205,20 +236,20 @@ def test_a_helper_process_counts_like_this_one(
     assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
     here = _tables(db)
     with db.begin() as conn:
-        for table in (daily_stats, republications, daily_readers):
+        for table in (daily_stats, republications, reader_blocks, reader_days):
             conn.execute(table.delete())
         conn.exec_driver_sql("DELETE FROM hit_log_positions")
     monkeypatch.setattr(rollup_module, "HELPER_MIN_BYTES", 0)
-    helpers: list[bool] = []
-    read_ahead = rollup_module._read_ahead
+    helpers: list[str] = []
+    start = rollup_module._start_helper
 
-    def recording(*args: object) -> object:
-        helpers.append(bool(args[-1]))
-        return read_ahead(*args)  # type: ignore[arg-type]
+    def recording(path: Path, offset: int, chunk_bytes: int) -> object:
+        helpers.append(path.name)
+        return start(path, offset, chunk_bytes)
 
-    monkeypatch.setattr(rollup_module, "_read_ahead", recording)
+    monkeypatch.setattr(rollup_module, "_start_helper", recording)
     assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
-    assert helpers == [True]
+    assert helpers == [p.name for p in sorted((tmp_path / "log" / "segments").iterdir())]
     assert _tables(db) == here
     db.dispose()
 
@@ -287,11 +318,23 @@ def test_reader_keys_separate_stories_sites_and_visitors() -> None:
     assert store.reader_key(pair, v) == store.reader_key(pair, bytes(v))
     # The batch form gives the same keys, for pixel hashes alone and mixed with others.
     hashes = visitors[:2000]
-    assert store.reader_keys(b"abc", b"one.example", hashes) == [
+    assert keys_of(b"abc", b"one.example", hashes).tolist() == [
         store.reader_key(pair, h) for h in hashes
     ]
-    assert store.reader_keys(b"abc", b"one.example", visitors) == [
+    assert keys_of(b"abc", b"one.example", visitors).tolist() == [
         store.reader_key(pair, h) for h in visitors
+    ]
+    # 32 characters that are not all hex digits are read as int() reads them, or hashed.
+    odd = [b"g" * 32, b"0x" + b"a" * 30, b"+" + b"1" * 31, b" " + b"f" * 31, b"1_2" + b"0" * 29,
+           b"ABCDEF0123456789" * 2, "é".encode() * 16, b"\xff" * 32]  # fmt: skip
+    mixed = [*odd, *hashes[:3]]
+    assert keys_of(b"abc", b"one.example", mixed).tolist() == [
+        store.reader_key(pair, h) for h in mixed
+    ]
+    pairs = np.array([pair, other_site, other_story] * 4, dtype=np.uint64)
+    twelve = [*odd, *hashes[:4]]
+    assert keys_of_many(pairs, twelve).tolist() == [
+        store.reader_key(int(k), v) for k, v in zip(pairs.tolist(), twelve, strict=True)
     ]
 
 
@@ -396,3 +439,117 @@ def test_chunk_counting_checks_lines_like_read_records() -> None:
     assert {k: len(v) for k, v in batch.readers.items()} == {
         (MS // 86_400_000, b"abc", b"https://a.example/x"): 2  # v0 and v1
     }
+
+
+def test_migration_0007_keeps_todays_readers_both_ways(db: Database, tmp_path: Path) -> None:
+    (a,) = _stories(db, "daily", 1)
+    page = "https://citypaper.example/x"
+    visitors = [_hex(n) for n in range(5)]
+    records = [
+        HitRecord(MS + n, a, Verdict.HUMAN, DropReason.NONE, v, page)
+        for n, v in enumerate(visitors)
+    ]
+    _write(tmp_path / "log", records)
+    rollup(db, tmp_path / "log", clock=T0.timestamp)
+    day = store.day_number(T0.date())
+    stored = _stored(db, day)
+    assert len(stored) == 5
+    config = db._alembic_config()
+    command.downgrade(config, "2026_11_30_0006")
+    try:
+        with db.connect() as conn:
+            rows = conn.execute(sa.text("SELECT day, reader FROM daily_readers")).all()
+        assert sorted(rows) == [(day, key) for key in stored]
+    finally:
+        command.upgrade(config, "head")
+    assert _stored(db, day) == stored
+    # The same readers again after the round trip: views, not new readers.
+    again = [HitRecord(MS + 9, a, Verdict.HUMAN, DropReason.NONE, v, page) for v in visitors[:2]]
+    (tmp_path / "log" / "segments" / "z-after.seg").write_bytes(b"".join(map(encode, again)))
+    rollup(db, tmp_path / "log", clock=T0.timestamp)
+    with db.connect() as conn:
+        views, readers = conn.execute(sa.select(daily_stats.c.views, daily_stats.c.readers)).one()
+    assert (views, readers) == (7, 5)
+
+
+def test_chunks_are_counted_from_several_reads(tmp_path: Path) -> None:
+    records = [
+        HitRecord(MS + n, "abc", Verdict.HUMAN, DropReason.NONE, _hex(n), f"https://a.example/{n}")
+        for n in range(300)
+    ]
+    path = tmp_path / "one.seg"
+    path.write_bytes(b"".join(map(encode, records)))
+    size = path.stat().st_size
+    chunks = list(count_chunks(path, 0, 4096, read_bytes=500))
+    assert [c.more for c in chunks] == [True] * (len(chunks) - 1) + [False]
+    assert all(4096 - 500 < c.consumed <= 4096 for c in chunks[:-1])
+    assert sum(c.consumed for c in chunks) == size
+    assert sum(c.hits for c in chunks) == 300
+    assert sum(sum(c.counted[0].values()) for c in chunks) == 300
+    # The same counts as one read of the whole file.
+    (whole,) = count_chunks(path, 0, size + 1, read_bytes=size + 1)
+    merged: Counter[object] = Counter()
+    for chunk in chunks:
+        merged.update(chunk.counted[0])
+    assert merged == whole.counted[0]
+
+
+def test_a_line_longer_than_a_read_stops_the_segment_with_an_error(
+    db: Database, tmp_path: Path
+) -> None:
+    (a,) = _stories(db, "daily", 1)
+    good = [
+        HitRecord(MS + n, a, Verdict.HUMAN, DropReason.NONE, _hex(n), "https://one.example/x")
+        for n in range(20)
+    ]
+    long = HitRecord(
+        MS + 99, a, Verdict.HUMAN, DropReason.NONE, _hex(99), "https://one.example/" + "y" * 3000
+    )
+    segment = tmp_path / "segments" / "a.seg"
+    segment.parent.mkdir()
+    segment.write_bytes(b"".join(map(encode, [*good, long, *good])))
+    with pytest.raises(RuntimeError, match="a line longer than 2048 bytes"):
+        rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=2048)
+    with db.connect() as conn:
+        # The lines before it are counted; the rollup stops at that line every time.
+        assert conn.execute(sa.select(sa.func.sum(daily_stats.c.views))).scalar() == 20
+    with pytest.raises(RuntimeError, match="a line longer than"):
+        rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=2048)
+
+
+def test_helpers_count_segment_after_segment_like_this_process(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(database_url)
+    a, b = _stories(db, "daily", 2)
+    (c,) = _stories(db, "weekly", 1)
+    lines = [encode(record) for record in _mixed_log(a, b, c)]
+    segments = tmp_path / "log" / "segments"
+    segments.mkdir(parents=True)
+    for n in range(4):  # four segments, the second one empty
+        (segments / f"2026112{n}.seg").write_bytes(
+            b"".join(lines[n * 100 : n * 100 + 100] if n != 1 else [])
+        )
+    (segments / "20261125.open").write_bytes(b"".join(lines[100:200]))
+    clock = T0.timestamp
+    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == 400
+    here = _tables(db)
+    with db.begin() as conn:
+        for table in (daily_stats, republications, reader_blocks, reader_days):
+            conn.execute(table.delete())
+        conn.exec_driver_sql("DELETE FROM hit_log_positions")
+    monkeypatch.setattr(rollup_module, "HELPER_MIN_BYTES", 0)
+    started: list[object] = []
+    start = rollup_module._start_helper
+
+    def recording(path: Path, offset: int, chunk_bytes: int) -> object:
+        started.append(start(path, offset, chunk_bytes))
+        return started[-1]
+
+    monkeypatch.setattr(rollup_module, "_start_helper", recording)
+    result = rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048)
+    assert (result.hits, result.segments_read) == (400, 5)
+    assert len(started) == 5
+    assert all(helper.returncode == 0 for helper in started)  # type: ignore[attr-defined]
+    assert _tables(db) == here
+    db.dispose()

@@ -9,8 +9,9 @@ a Counter being one, and raises TypeError for other mappings). ``COMPILED`` says
 is in use.
 
 ``python -m republish.stats.linecount PATH OFFSET CHUNK_BYTES`` counts the chunks of one
-segment from OFFSET on and writes, for each, one pickle of what :func:`count_chunks`
-yields to standard output (read by :mod:`republish.stats.rollup`, which started it).
+segment from OFFSET on and writes, for each, one pickle of the :class:`Chunk` that
+:func:`count_chunks` yields to standard output (read by :mod:`republish.stats.rollup`,
+which started it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from republish.hits import FORMAT_VERSION, Verdict
 
@@ -91,20 +93,49 @@ except ImportError:  # not built (no C compiler at install): the same loop in Py
 COMPILED = count_lines is not count_lines_py
 
 
+# Bytes read at once: a chunk is counted from reads of at most this many bytes, so that a
+# large chunk does not hold its raw bytes in memory all at once.
+READ_BYTES = 8 * 1024 * 1024
+
+
+class Chunk(NamedTuple):
+    """What :func:`count_chunks` gives for each chunk."""
+
+    consumed: int  # bytes of complete lines (where the next chunk starts)
+    hits: int
+    damaged: int
+    more: bool  # the chunk ended at its size: more complete lines may follow
+    stuck: bool  # no complete line in a full read: a line longer than the read size
+    counted: Counted
+
+
 def count_chunks(
-    path: Path, offset: int, chunk_bytes: int
-) -> Iterator[tuple[int, int, int, int, Counted]]:
-    """For each chunk of ``path`` from ``offset`` on: bytes read, bytes of complete lines,
-    hits, damaged lines and the counts. The last is the first shorter than
-    ``chunk_bytes`` or without a complete line."""
+    path: Path, offset: int, chunk_bytes: int, read_bytes: int = READ_BYTES
+) -> Iterator[Chunk]:
+    """Count the complete lines of ``path`` from ``offset`` on, in chunks of at most
+    ``chunk_bytes`` (each counted from reads of at most ``read_bytes``). The last chunk is
+    the first that meets the end of the file, or a line longer than a read."""
+    read_bytes = min(read_bytes, chunk_bytes)
     with path.open("rb") as handle:
         while True:
-            handle.seek(offset)
-            data = handle.read(chunk_bytes)
             counted: Counted = (Counter(), {}, {}, {})
-            consumed, hits, damaged = count_lines(data, *counted)
-            yield len(data), consumed, hits, damaged, counted
-            if consumed == 0 or len(data) < chunk_bytes:
+            consumed = hits = damaged = 0
+            more = stuck = False
+            while True:
+                handle.seek(offset + consumed)
+                data = handle.read(read_bytes)
+                used, found, bad = count_lines(data, *counted)
+                consumed, hits, damaged = consumed + used, hits + found, damaged + bad
+                if len(data) < read_bytes:
+                    break  # the end of what is written so far
+                if used == 0:  # the next chunk starts at that line, and stops there
+                    more, stuck = consumed > 0, consumed == 0
+                    break
+                if consumed + read_bytes > chunk_bytes:
+                    more = True
+                    break
+            yield Chunk(consumed, hits, damaged, more, stuck, counted)
+            if not more:
                 return
             offset += consumed
 
@@ -112,8 +143,9 @@ def count_chunks(
 def main(argv: list[str]) -> None:
     path, offset, chunk_bytes = Path(argv[0]), int(argv[1]), int(argv[2])
     out = sys.stdout.buffer
-    for counted in count_chunks(path, offset, chunk_bytes):
-        pickle.dump(counted, out, protocol=pickle.HIGHEST_PROTOCOL)
+    for chunk in count_chunks(path, offset, chunk_bytes):
+        # A plain tuple: run as a script, this module is __main__ to pickle.
+        pickle.dump(tuple(chunk), out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
 

@@ -14,17 +14,20 @@ import pickle
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Generator, Iterator
+from collections import Counter
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from republish.hits import DropReason, Verdict
-from republish.stats.linecount import DAY_MS, HUMAN, count_chunks, count_lines
+from republish.stats.linecount import DAY_MS, HUMAN, READ_BYTES, Chunk, count_chunks, count_lines
+from republish.stats.readers import Groups, Keys, KnownReaders, by_day, keys_of_many
 from republish.store import hits as store
 from republish.store import notifications as notification_store
 from republish.store.db import Database
@@ -35,7 +38,10 @@ logger = logging.getLogger("republish.stats")
 OPEN_SUFFIX = ".open"
 SEALED_SUFFIX = ".seg"
 UNKNOWN_SITE = "unknown"
-CHUNK_BYTES = 8 * 1024 * 1024
+# Bytes of log per transaction at most: a backlog is rolled up in few transactions, each
+# row of the summary tables written about once per chunk (counted from reads of
+# linecount.READ_BYTES).
+CHUNK_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -64,10 +70,13 @@ def _is_own_host(host: str, site: str, domains: tuple[str, ...]) -> bool:
     return site in domains or on_domains(host, domains)
 
 
+# The counts of a daily_stats row, in this order.
+_COUNTS = ("views", "readers", "bots", "prefetches", "previews")
+_VIEWS, _READERS, _BOTS, _PREFETCHES, _PREVIEWS = range(len(_COUNTS))
 _COLUMN = {
-    Verdict.BOT.value.encode(): "bots",
-    Verdict.PREFETCH.value.encode(): "prefetches",
-    Verdict.PREVIEW.value.encode(): "previews",
+    Verdict.BOT.value.encode(): _BOTS,
+    Verdict.PREFETCH.value.encode(): _PREFETCHES,
+    Verdict.PREVIEW.value.encode(): _PREVIEWS,
 }
 _MALFORMED = DropReason.MALFORMED.value.encode()
 # (site, host) of pages met in earlier chunks: parsing URLs is the costliest part of
@@ -97,17 +106,17 @@ class _Batch:
     def resolve(
         self,
     ) -> tuple[
-        dict[tuple[str, str, date], Counter[str]],
-        tuple[dict[int, dict[int, int]], list[tuple[str, str, date]]],
+        dict[tuple[str, str, date], list[int]],
+        tuple[dict[int, tuple[Keys, Groups]], list[tuple[str, str, date]]],
         dict[tuple[str, str], list[Any]],
         Counter[tuple[date, str]],
     ]:
         """Turn the raw counts into rows: sites, own-site previews, unknown stories.
 
-        Readers come as {reader key: group} per day number, and the (story, site, day) of
-        each group.
+        Readers come per day number as distinct reader keys and the group of each, with the
+        (story, site, day) of each group.
         """
-        stats: dict[tuple[str, str, date], Counter[str]] = defaultdict(Counter)
+        stats: dict[tuple[str, str, date], list[int]] = {}  # counts in _COUNTS order
         dropped: Counter[tuple[date, str]] = Counter()
         if len(_PAGE_INFO) > _PAGE_INFO_MAX:
             _PAGE_INFO.clear()
@@ -145,23 +154,40 @@ class _Batch:
             site = site_of(page)
             column = _COLUMN.get(verdict)
             if verdict == HUMAN:
-                column = "previews" if is_own(page, story) else "views"
+                column = _PREVIEWS if is_own(page, story) else _VIEWS
             if column is None:
                 dropped[(day, reason.decode() or DropReason.UNKNOWN_STORY.value)] += n
                 continue
-            stats[(story, site, day)][column] += n
+            row = stats.get((story, site, day))
+            if row is None:
+                row = stats[(story, site, day)] = [0] * len(_COUNTS)
+            row[column] += n
         groups: dict[tuple[str, str, date], int] = {}
-        readers: dict[int, dict[int, int]] = {}  # day number -> {reader key: group}
+        pair_of: dict[tuple[bytes, str], int] = {}  # (story, site) -> site key
+        visitors: list[bytes] = []
+        sizes: list[int] = []
+        pairs: list[int] = []
+        group_of: list[int] = []
+        day_of: list[int] = []  # days since 1970
         for (d, raw_story, p), seen in self.readers.items():
             story = raw_story.decode()
             if story not in self.domains or is_own(p, story):
                 continue
             site = site_of(p)
             group = groups.setdefault((story, site, days[d]), len(groups))
-            keys = store.reader_keys(raw_story, site.encode(), seen)
-            # d counts days since 1970 (see day_number)
-            readers.setdefault(d, {}).update(zip(keys, repeat(group)))
-        visitors = (readers, list(groups))
+            pair = pair_of.get((raw_story, site))
+            if pair is None:
+                pair = pair_of[(raw_story, site)] = store.site_key(raw_story, site.encode())
+            visitors += seen
+            sizes.append(len(seen))
+            pairs.append(pair)
+            group_of.append(group)
+            day_of.append(d)
+        readers = by_day(
+            keys_of_many(np.repeat(np.array(pairs, dtype=np.uint64), sizes), visitors),
+            np.repeat(np.array(group_of, dtype=np.intp), sizes),
+            np.repeat(np.array(day_of, dtype=np.int64), sizes),
+        )
         pages: dict[tuple[str, str], list[Any]] = {}
         for (raw_story, page), first_ms in self.first.items():
             story = raw_story.decode()
@@ -178,106 +204,21 @@ class _Batch:
                 entry = pages.get((raw_story.decode(), page.decode()))
                 if entry is not None:
                     entry[3] += n
-        return stats, visitors, pages, dropped
-
-
-# A day's stored reader keys are loaded into memory when there are at most this many per
-# key of that day met so far in the pass (plus a floor): loading a key costs far less than
-# having the database look one up.
-_LOAD_PER_KEY = 16
-_LOAD_FLOOR = 20_000
-_KNOWN_MAX = 2_000_000  # keys held in memory at most (about 60 bytes each)
-
-
-class _KnownReaders:
-    """The stored reader keys of the days a pass is writing, mirrored in memory, so that
-    new readers are found with set operations and stored with a plain insert; letting the
-    database find them (an index lookup and a conflict check per key) was most of the
-    rollup's database work.
-
-    Lives for one pass: days are loaded from committed rows, and a failed transaction ends
-    the pass. A day with too many keys to be worth loading is checked in the database.
-    """
-
-    def __init__(self) -> None:
-        self.days: dict[int, set[int]] = {}
-        self.met: Counter[int] = Counter()  # keys met in this pass, per day
-        self.refused: dict[int, int] = {}  # day -> the limit of the last load that found more
-        self.recent: set[int] = set()  # the days of the previous chunk
-
-    def _known(self, conn: Any, day: int) -> set[int] | None:
-        known = self.days.get(day)
-        if known is not None:
-            return known
-        limit = min(_LOAD_PER_KEY * self.met[day] + _LOAD_FLOOR, _KNOWN_MAX)
-        limit -= sum(map(len, self.days.values()))
-        if limit < 2 * self.refused.get(day, 0) or limit <= 0:
-            return None  # tried with half as many at least; not worth trying yet
-        known = store.readers_of_day(conn, day, limit)
-        if known is None:
-            self.refused[day] = limit
-        else:
-            self.days[day] = known
-        return known
-
-    def add(self, conn: Any, readers: dict[int, dict[int, int]]) -> Counter[int]:
-        """Store the chunk's reader keys (``{key: group}`` per day number); return how
-        many were new per group."""
-        fresh: Counter[int] = Counter()
-        for day, candidates in readers.items():
-            self.met[day] += len(candidates)
-            known = self._known(conn, day)
-            if known is None:
-                rows = [(day, key, group) for key, group in candidates.items()]
-                fresh.update(store.add_readers(conn, rows))
-                continue
-            new = candidates.keys() - known
-            known |= new
-            store.insert_readers(conn, day, new)
-            fresh.update(map(candidates.__getitem__, new))
-        # Keep the days of this chunk and the one before (a log is in time order, more or
-        # less); a day met again later is loaded again.
-        for day in set(self.days) - set(readers) - self.recent:
-            del self.days[day]
-        self.recent = set(readers)
-        return fresh
+        return stats, (readers, list(groups)), pages, dropped
 
 
 def _apply(
-    conn: Any, batch: _Batch, result: RollupResult, now: datetime, known: _KnownReaders
+    conn: Any, batch: _Batch, result: RollupResult, now: datetime, known: KnownReaders
 ) -> None:
     stats, (readers, groups), pages, dropped = batch.resolved or batch.resolve()
-    for group, new in known.add(conn, readers).items():
-        stats[groups[group]]["readers"] += new
-    store.add_daily_stats(
-        conn,
-        [
-            {
-                "story_id": story,
-                "site": site,
-                "day": day,
-                "views": counts["views"],
-                "readers": counts["readers"],
-                "bots": counts["bots"],
-                "prefetches": counts["prefetches"],
-                "previews": counts["previews"],
-            }
-            for (story, site, day), counts in stats.items()
-        ],
-    )
+    fresh = known.add(conn, readers, len(groups))
+    for group in np.flatnonzero(fresh).tolist():
+        stats[groups[group]][_READERS] += int(fresh[group])
+    # Sorted: the rows go into the tables' indexes in order.
+    store.add_daily_stats(conn, sorted((*key, *counts) for key, counts in stats.items()))
     new_republishers = store.add_republications(
         conn,
-        [
-            {
-                "story_id": story,
-                "page_url": page_url,
-                "site": site,
-                "first_seen": first,
-                "last_seen": last,
-                "views": views,
-            }
-            for (story, page_url), (site, first, last, views) in pages.items()
-        ],
+        sorted((story, page_url, *entry) for (story, page_url), entry in pages.items()),
     )
     result.new_republishers += new_republishers
     # In the same transaction as the counts: a notification exists exactly when its count does.
@@ -290,10 +231,11 @@ def _apply(
 
 @dataclass
 class _Chunk:
-    size: int  # bytes read
     consumed: int  # bytes of complete lines
     hits: int
     damaged: int
+    more: bool  # more complete lines may follow (see linecount.Chunk)
+    stuck: bool  # a line longer than a read stops the segment
     batch: _Batch
 
 
@@ -318,78 +260,122 @@ class _Domains:
 # process, off this process's GIL: the per-line loop is the costliest Python work.
 HELPER_MIN_BYTES = 64 * 1024 * 1024
 HELPER_MODULE = "republish.stats.linecount"
-_Counted = tuple[int, int, int, int, _Batch]  # bytes read, consumed, hits, damaged, counts
 
 
-def _count_here(path: Path, offset: int, chunk_bytes: int) -> Generator[_Counted, None, None]:
-    for size, consumed, hits, damaged, counted in count_chunks(path, offset, chunk_bytes):
-        yield size, consumed, hits, damaged, _Batch({}, *counted)
+def _count_here(path: Path, offset: int, chunk_bytes: int) -> Generator[_Chunk, None, None]:
+    for chunk in count_chunks(path, offset, chunk_bytes):
+        yield _Chunk(*chunk[:5], _Batch({}, *chunk.counted))
 
 
 def _python_path() -> list[str]:
     return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 
 
-def _count_in_helper(path: Path, offset: int, chunk_bytes: int) -> Generator[_Counted, None, None]:
-    """What :func:`_count_here` gives, counted by ``python -m republish.stats.linecount`` (a
-    process of its own, at most a chunk or two ahead: it waits while the pipe is full)."""
+def _start_helper(path: Path, offset: int, chunk_bytes: int) -> subprocess.Popen[bytes]:
+    """Start ``python -m republish.stats.linecount`` on a segment (see :func:`_from_helper`)."""
     command = [sys.executable, "-m", HELPER_MODULE, str(path), str(offset), str(chunk_bytes)]
     # The same package as this process's, wherever it was imported from.
     package_root = str(Path(__file__).resolve().parents[2])
     env = os.environ | {"PYTHONPATH": os.pathsep.join([package_root, *_python_path()])}
-    helper = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)
+
+
+def _stop(helper: subprocess.Popen[bytes]) -> None:
+    if helper.poll() is None:
+        helper.kill()
+    helper.wait()
+    if helper.stdout is not None:
+        helper.stdout.close()
+
+
+def _from_helper(helper: subprocess.Popen[bytes], path: Path) -> Generator[_Chunk, None, None]:
+    """What :func:`_count_here` gives, counted by a helper process (at most a chunk or two
+    ahead: it waits while the pipe is full)."""
     assert helper.stdout is not None
     try:
         while True:
             try:
-                size, consumed, hits, damaged, counted = pickle.load(helper.stdout)
+                chunk = Chunk(*pickle.load(helper.stdout))
             except EOFError:
                 helper.wait()
                 raise RuntimeError(
                     f"the helper counting {path.name} ended early (exit code {helper.returncode})"
                 ) from None
-            yield size, consumed, hits, damaged, _Batch({}, *counted)
-            if consumed == 0 or size < chunk_bytes:
+            if not chunk.more:
+                helper.wait(timeout=10)  # it has written all: let it end on its own
+            yield _Chunk(*chunk[:5], _Batch({}, *chunk.counted))
+            if not chunk.more:
                 return
     finally:
-        if helper.poll() is None:
-            helper.kill()
-        helper.wait()
-        helper.stdout.close()
+        _stop(helper)
+
+
+@dataclass
+class _Segment:
+    """A segment a pass rolls up, and how far it has got."""
+
+    path: Path
+    position: store.Position | None
+    offset: int
+    sealed: bool
+    helper: bool  # counted in a helper process (a backlog)
+
+
+def _counted(
+    segments: list[_Segment], chunk_bytes: int
+) -> Generator[tuple[_Segment, _Chunk], None, None]:
+    """The counted chunks of every segment in turn. A segment's helper starts when the one
+    before has been counted, so that it counts while that one is resolved and written."""
+    started: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(index: int) -> None:
+        if index < len(segments) and segments[index].helper:
+            segment = segments[index]
+            started[index] = _start_helper(segment.path, segment.offset, chunk_bytes)
+
+    try:
+        start(0)
+        for index, segment in enumerate(segments):
+            helper = started.pop(index, None)
+            if helper is not None:
+                chunks = _from_helper(helper, segment.path)
+            else:
+                chunks = _count_here(segment.path, segment.offset, chunk_bytes)
+            with closing(chunks):
+                for chunk in chunks:
+                    if not chunk.more:
+                        start(index + 1)
+                    yield segment, chunk
+    finally:
+        for helper in started.values():
+            _stop(helper)
 
 
 def _read_ahead(
-    db: Database,
-    path: Path,
-    offset: int,
-    chunk_bytes: int,
-    domains: _Domains,
-    helper: bool = False,
-) -> Iterator[_Chunk]:
-    """The chunks of a segment from ``offset``, each read, counted and resolved in a thread
-    while the caller writes the one before (database calls release the GIL, so both run at
-    once); with ``helper``, read and counted in a helper process."""
-    counts = (_count_in_helper if helper else _count_here)(path, offset, chunk_bytes)
+    db: Database, segments: list[_Segment], chunk_bytes: int, domains: _Domains
+) -> Generator[tuple[_Segment, _Chunk], None, None]:
+    """The chunks of the segments, each counted and resolved in a thread while the caller
+    writes the one before (database calls release the GIL, so both run at once)."""
+    counts = _counted(segments, chunk_bytes)
 
-    def read() -> _Chunk:
-        size, consumed, hits, damaged, batch = next(counts)
-        # Resolved here too, so that all the Python work on this chunk overlaps the
-        # database's work on the one before. The domains are read on this thread's own
-        # connection, before the chunk's transaction (they rarely change).
-        batch.domains = domains.of(db, {key[0].decode() for key in batch.counts})
-        batch.resolved = batch.resolve()
-        return _Chunk(size, consumed, hits, damaged, batch)
+    def read() -> tuple[_Segment, _Chunk] | None:
+        found = next(counts, None)
+        if found is not None:
+            batch = found[1].batch
+            # Resolved here too, so that all the Python work on this chunk overlaps the
+            # database's work on the one before. The domains are read on this thread's own
+            # connection, before the chunk's transaction (they rarely change).
+            batch.domains = domains.of(db, {key[0].decode() for key in batch.counts})
+            batch.resolved = batch.resolve()
+        return found
 
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="rollup-read") as pool:
             future = pool.submit(read)
-            while True:
-                chunk = future.result()
-                if chunk.consumed == 0 or chunk.size < chunk_bytes:
-                    yield chunk
-                    return
+            while (found := future.result()) is not None:
                 future = pool.submit(read)
-                yield chunk
+                yield found
+            # (on an early exit the pool waits for the chunk being read, then counts closes)
     finally:
         counts.close()
 
@@ -401,21 +387,24 @@ def rollup(
     retention: timedelta = timedelta(days=7),
     clock: Callable[[], float] = time.time,
     chunk_bytes: int = CHUNK_BYTES,
+    readers: KnownReaders | None = None,
 ) -> RollupResult:
     """Add every new hit in ``log_dir/segments`` to the summary tables, once.
 
     Sealed segments that are fully rolled up and older than ``retention`` are removed.
+    ``readers``: the stored reader keys held from earlier passes (see
+    :class:`republish.stats.readers.KnownReaders`; drop it when a pass fails).
     """
     directory = log_dir / "segments"
     result = RollupResult()
-    readers = _KnownReaders()
+    readers = KnownReaders() if readers is None else readers
     domains = _Domains()
     now = datetime.fromtimestamp(clock(), UTC)
     with db.connect() as conn:
         known = store.positions(conn)
+    segments = []
     for path in _segments(directory):
-        name = path.stem
-        position = known.get(name)
+        position = known.get(path.stem)
         offset = position.offset if position else 0
         sealed = path.suffix == SEALED_SUFFIX
         try:
@@ -424,32 +413,34 @@ def rollup(
             continue  # renamed from .open to .seg meanwhile: read on the next pass
         if position is not None and offset >= size and position.sealed == sealed:
             continue
-        result.segments_read += 1
         helper = size - offset >= HELPER_MIN_BYTES
-        for chunk in _read_ahead(db, path, offset, chunk_bytes, domains, helper):
-            consumed, batch = chunk.consumed, chunk.batch
-            if consumed == 0 and position is not None and position.sealed == sealed:
-                break
-            if consumed == 0 and chunk.size >= chunk_bytes:
-                raise RuntimeError(f"{path}: a line longer than {chunk_bytes} bytes")
+        segments.append(_Segment(path, position, offset, sealed, helper))
+    result.segments_read = len(segments)
+    with closing(_read_ahead(db, segments, chunk_bytes, domains)) as chunks:
+        for segment, chunk in chunks:
+            consumed, position = chunk.consumed, segment.position
+            if chunk.stuck:
+                limit = min(chunk_bytes, READ_BYTES)
+                raise RuntimeError(f"{segment.path}: a line longer than {limit} bytes")
+            if consumed == 0 and position is not None and position.sealed == segment.sealed:
+                continue  # nothing new, and no change to record
+            name = segment.path.stem
             with db.begin() as conn:
-                _apply(conn, batch, result, now, readers)
+                _apply(conn, chunk.batch, result, now, readers)
                 store.advance_position(
                     conn,
                     name,
-                    None if position is None else offset,
-                    offset + consumed,
+                    None if position is None else segment.offset,
+                    segment.offset + consumed,
                     chunk.hits,
                     chunk.damaged,
-                    sealed,
+                    segment.sealed,
                     now,
                 )
             result.hits += chunk.hits
             result.damaged += chunk.damaged
-            offset += consumed
-            position = store.Position(name, offset, 0, 0, sealed, now)
-            if consumed == 0 or chunk.size < chunk_bytes:
-                break
+            segment.offset += consumed
+            segment.position = store.Position(name, segment.offset, 0, 0, segment.sealed, now)
     result.segments_removed = _remove_old_segments(db, directory, now, retention)
     with db.begin() as conn:
         store.delete_visitors_before(conn, now.date() - timedelta(days=1))

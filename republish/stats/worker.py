@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from republish.periodic import Periodic, error_line
+from republish.stats.readers import KnownReaders
 from republish.stats.rollup import RollupResult, rollup
 from republish.store.db import Database
 
@@ -39,12 +40,15 @@ class RollupWorker(Periodic):
         self.passes = 0
         self.failures = 0
         self.last_error: str | None = None
+        # Today's reader keys, kept from pass to pass instead of read again every few seconds.
+        self.readers = KnownReaders()
 
     def run_once(self) -> RollupResult | None:
         """One pass; None if it failed (the error is logged and kept in ``last_error``)."""
         try:
-            result = rollup(self.db, self.log_dir, retention=self.retention)
+            result = rollup(self.db, self.log_dir, retention=self.retention, readers=self.readers)
         except Exception as exc:  # an outage must not kill the worker
+            self.readers = KnownReaders()  # it may hold keys that were rolled back
             self.failures += 1
             self.last_error = error_line(exc)
             logger.warning("rollup failed, will retry: %s", self.last_error)

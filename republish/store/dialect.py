@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+def insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT of the connection's dialect (with ``on_conflict_do_...``)."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -38,7 +39,7 @@ def upsert_add(
     to it and keep the greatest/least of the ``greatest``/``least`` columns."""
     if not rows:
         return
-    statement = _insert(conn, table)
+    statement = insert(conn, table)
     excluded = statement.excluded
     updates: dict[str, Any] = {name: table.c[name] + excluded[name] for name in add}
     updates |= {name: _greatest(conn, table.c[name], excluded[name]) for name in greatest}
@@ -53,7 +54,7 @@ def insert_new(
     if not rows:
         return []
     statement = (
-        _insert(conn, table)
+        insert(conn, table)
         .on_conflict_do_nothing(index_elements=list(keys))
         .returning(*(table.c[name] for name in keys))
     )
@@ -134,50 +135,9 @@ def upsert_add_from(
     """:func:`upsert_add` for the rows of ``select`` (its columns in ``columns`` order), in
     one ``INSERT ... SELECT``. The rows must not repeat a key."""
     # SQLite needs a WHERE before ON CONFLICT to parse INSERT ... SELECT ... ON CONFLICT.
-    statement = _insert(conn, table).from_select(list(columns), select.where(sa.true()))
+    statement = insert(conn, table).from_select(list(columns), select.where(sa.true()))
     excluded = statement.excluded
     updates: dict[str, Any] = {name: table.c[name] + excluded[name] for name in add}
     updates |= {name: _greatest(conn, table.c[name], excluded[name]) for name in greatest}
     updates |= {name: _least(conn, table.c[name], excluded[name]) for name in least}
     conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
-
-
-def insert_new_counted(
-    conn: sa.Connection, table: sa.Table, temp: sa.TableClause, keys: Sequence[str], group: str
-) -> dict[Any, int]:
-    """Insert the ``keys`` of the rows of ``temp`` (no key twice) that ``table`` lacks;
-    return how many were new for each value of ``temp``'s column ``group``."""
-    source = sa.select(*(temp.c[k] for k in keys))
-    matches = [temp.c[k] == table.c[k] for k in keys]
-    if conn.dialect.name == "postgresql":
-        # Room to hash-join a batch in memory instead of sorting it on disk.
-        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-        # One pass over the index: the rows the INSERT wrote are the new ones.
-        written = (
-            postgresql.insert(table)
-            .from_select(list(keys), source)
-            .on_conflict_do_nothing()
-            .returning(*(table.c[k] for k in keys))
-            .cte("written")
-        )
-        new = sa.select(temp.c[group], sa.func.count()).join(
-            written, sa.and_(*(temp.c[k] == written.c[k] for k in keys))
-        )
-        return {value: int(n) for value, n in conn.execute(new.group_by(temp.c[group]))}
-    seen = sa.select(table.c[keys[0]]).where(*matches).exists()
-    fresh = (
-        sa.select(temp.c[group].label("g"), sa.func.count().label("n"))
-        .where(~seen)
-        .group_by(temp.c[group])
-        .subquery()
-    )
-    # One row (a JSON array) rather than one per group: see load_temp about the GIL.
-    pairs = sa.func.json_group_array(sa.func.json_array(fresh.c.g, fresh.c.n))
-    found = conn.execute(sa.select(pairs)).scalar_one()
-    counts = {value: int(n) for value, n in json.loads(found)}
-    conn.execute(
-        sqlite.insert(table)
-        .from_select(list(keys), source.where(sa.true()))
-        .on_conflict_do_nothing()
-    )
-    return counts

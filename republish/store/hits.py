@@ -3,43 +3,32 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
-from republish.store.dialect import insert_new_counted, load_temp, upsert_add, upsert_add_from
+from republish.store.dialect import insert, load_temp, upsert_add, upsert_add_from
 from republish.store.schema import (
-    daily_readers,
     daily_stats,
     dropped_daily,
     hit_log_positions,
     publishers,
+    reader_blocks,
+    reader_days,
     republications,
     stories,
 )
 
 _EPOCH = date(1970, 1, 1)
-_HASH_LENGTH = 32  # hex digits of the pixel's visitor hashes
-_HEAD = itemgetter(slice(0, 16))
-_SIGNED = (-(1 << 63)).__add__
 _STATS = ("story_id", "site", "day", "views", "readers", "bots", "prefetches", "previews")
 _PAGES = ("story_id", "page_url", "site", "first_seen", "last_seen", "views")
 
 
 class PositionMoved(RuntimeError):
     """Another rollup advanced this segment first; this transaction must be dropped."""
-
-
-class ReadersMoved(RuntimeError):
-    """Another rollup stored a reader key this one was about to store as new; this
-    transaction must be dropped."""
 
 
 @dataclass(frozen=True)
@@ -146,13 +135,12 @@ def _with_publisher(temp: sa.TableClause, columns: Sequence[str]) -> sa.Select[A
     )
 
 
-def add_daily_stats(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Add counts to (story, site, day) rows (each key at most once in ``rows``)."""
+def add_daily_stats(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Add counts to (story, site, day) rows, given as tuples of (story id, site, day,
+    views, readers, bots, prefetches, previews), each key at most once."""
     if not rows:
         return
-    temp = load_temp(
-        conn, "batch_daily_stats", daily_stats, _STATS, [tuple(r[c] for c in _STATS) for r in rows]
-    )
+    temp = load_temp(conn, "batch_daily_stats", daily_stats, _STATS, rows)
     upsert_add_from(
         conn,
         daily_stats,
@@ -189,75 +177,37 @@ def reader_key(site_key_: int, visitor: bytes) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def reader_keys(story_id: bytes, site: bytes, visitors: Iterable[bytes]) -> list[int]:
-    """:func:`reader_key` of each visitor of one story on one site (the rollup's hot path:
-    the pixel's hashes are keyed without a Python step per visitor)."""
-    pair = site_key(story_id, site)
-    found = list(visitors)
-    if all(map(_HASH_LENGTH.__eq__, map(len, found))):
-        try:
-            head = map(int, map(_HEAD, found), repeat(16))
-            return list(map(_SIGNED, map(pair.__xor__, head)))
-        except ValueError:
-            pass  # not all hex: each on its own below
-    return [reader_key(pair, visitor) for visitor in found]
-
-
-def add_readers(conn: sa.Connection, rows: Sequence[tuple[int, int, int]]) -> Counter[int]:
-    """Record readers given as (day number, reader key, group), each at most once; return
-    how many of them were not seen before, per group."""
-    if not rows:
-        return Counter()
-    temp = load_temp(conn, "batch_readers", daily_readers, ("day", "reader"), rows, ("grp",))
-    return Counter(insert_new_counted(conn, daily_readers, temp, ("day", "reader"), "grp"))
-
-
-def readers_of_day(conn: sa.Connection, day: int, limit: int) -> set[int] | None:
-    """The reader keys stored for ``day`` (a day number), or None if there are more than
-    ``limit`` (too many to be worth holding in memory)."""
-    query = (
-        sa.select(daily_readers.c.reader)
-        .where(daily_readers.c.day == day)
-        .limit(limit + 1)
-        .subquery()
+def lock_reader_day(conn: sa.Connection, day: int) -> int:
+    """Bump the version of ``day``'s reader keys and return it. The row stays locked until
+    the transaction ends, so rollups write a day's keys one at a time; a caller whose own
+    last write left the version one lower knows no other rollup wrote the day since."""
+    statement = insert(conn, reader_days).values(day=day, version=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day"], set_={"version": reader_days.c.version + 1}
     )
-    if conn.dialect.name == "postgresql":
-        # One array value instead of a row per key.
-        found = conn.execute(sa.select(sa.func.array_agg(query.c.reader))).scalar_one() or []
-    else:
-        # One JSON array instead of a row per key (see dialect.load_temp about the GIL).
-        text = conn.execute(sa.select(sa.func.json_group_array(query.c.reader))).scalar_one()
-        found = json.loads(text)
-    return None if len(found) > limit else set(found)
+    return int(conn.execute(statement.returning(reader_days.c.version)).scalar_one())
 
 
-def insert_readers(conn: sa.Connection, day: int, keys: Collection[int]) -> None:
-    """Store reader keys of ``day`` that are known not to be stored yet.
+def blocks_of_day(conn: sa.Connection, day: int) -> list[tuple[int, bytes]]:
+    """The runs of reader keys stored for ``day`` (a day number): (block, packed keys)."""
+    rows = conn.execute(
+        sa.select(reader_blocks.c.block, reader_blocks.c.packed).where(reader_blocks.c.day == day)
+    )
+    return [(block, bytes(packed)) for block, packed in rows]
 
-    A plain insert, no conflict handling: a key that is there after all (another rollup
-    stored it meanwhile) raises :class:`ReadersMoved`, so the transaction rolls back instead
-    of counting a reader twice.
-    """
-    if not keys:
-        return
-    raw: Any = conn.connection.driver_connection
-    dbapi: Any = conn.dialect.dbapi
-    # In index order: the keys are hashes, and inserting them sorted walks the index's
-    # pages once in order instead of jumping to a random page for every key.
-    ordered = sorted(keys)
-    try:
-        if conn.dialect.name == "postgresql":
-            line = b"%d\t" % day + b"%d\n"
-            copy_sql = "COPY daily_readers (day, reader) FROM STDIN"
-            with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                copy.write(b"".join(map(line.__mod__, ordered)))
-        else:
-            raw.execute(
-                "INSERT INTO daily_readers (day, reader) SELECT ?, value FROM json_each(?)",
-                (day, json.dumps(ordered)),
+
+def write_reader_block(
+    conn: sa.Connection, day: int, block: int, packed: bytes, replaces: Collection[int] = ()
+) -> None:
+    """Store a run of reader keys of ``day`` as ``block`` (a number no run of the day has),
+    in place of the runs ``replaces`` (merged into it)."""
+    if replaces:
+        conn.execute(
+            reader_blocks.delete().where(
+                reader_blocks.c.day == day, reader_blocks.c.block.in_(list(replaces))
             )
-    except dbapi.IntegrityError as exc:
-        raise ReadersMoved(f"day {day}") from exc
+        )
+    conn.execute(reader_blocks.insert().values(day=day, block=block, packed=packed))
 
 
 def add_dropped(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
@@ -265,15 +215,15 @@ def add_dropped(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     upsert_add(conn, dropped_daily, rows, keys=("day", "reason"), add=("hits",))
 
 
-def add_republications(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Add views to (story, page) rows (each at most once in ``rows``); return the (story,
-    site) pairs seen for the first time (a story's new republishers)."""
+def add_republications(
+    conn: sa.Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[tuple[str, str]]:
+    """Add views to (story, page) rows, given as tuples of (story id, page URL, site, first
+    seen, last seen, views), each page at most once; return the (story, site) pairs seen for
+    the first time (a story's new republishers)."""
     if not rows:
         return []
-    temp = load_temp(
-        conn, "batch_republications", republications, _PAGES,
-        [tuple(r[c] for c in _PAGES) for r in rows],
-    )  # fmt: skip
+    temp = load_temp(conn, "batch_republications", republications, _PAGES, rows)
     known = (
         sa.select(republications.c.story_id)
         .where(republications.c.story_id == temp.c.story_id, republications.c.site == temp.c.site)
@@ -295,6 +245,9 @@ def add_republications(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[
 
 
 def delete_visitors_before(conn: sa.Connection, day: date) -> int:
-    """Delete reader keys of days before ``day``; their salts are gone."""
-    result = conn.execute(daily_readers.delete().where(daily_readers.c.day < day_number(day)))
+    """Delete reader keys of days before ``day``; their salts are gone. Returns how many
+    runs of keys went."""
+    before = day_number(day)
+    result = conn.execute(reader_blocks.delete().where(reader_blocks.c.day < before))
+    conn.execute(reader_days.delete().where(reader_days.c.day < before))
     return result.rowcount

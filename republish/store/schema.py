@@ -192,14 +192,25 @@ republications = sa.Table(
 )
 
 # Readers seen on recent days, only to count unique readers: one 64-bit key per (story,
-# site, visitor hash) and day (see ``store.hits.reader_key``). Rows older than two days are
-# deleted (their salts are gone, so they identify no one).
-daily_readers = sa.Table(
-    "daily_readers",
+# site, visitor hash) and day (see ``store.hits.reader_key``), kept per day as a few sorted
+# runs of keys (``stats.readers``: little-endian signed 8-byte integers, one row per run).
+# Days older than two days are deleted (their salts are gone, so they identify no one).
+reader_blocks = sa.Table(
+    "reader_blocks",
     metadata,
     sa.Column("day", sa.Integer, primary_key=True),  # days since 1970-01-01, UTC
-    sa.Column("reader", sa.BigInteger, primary_key=True),
-    sqlite_with_rowid=False,
+    sa.Column("block", sa.BigInteger, primary_key=True),  # the day's version that wrote it
+    sa.Column("packed", sa.LargeBinary, nullable=False),
+)
+
+# One row per day with reader keys: a rollup bumps ``version`` (and so locks the row) before
+# it writes the day's runs, which serializes rollups per day and tells each whether the
+# runs it holds in memory are still the stored ones.
+reader_days = sa.Table(
+    "reader_days",
+    metadata,
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
 )
 
 # Dashboard users. A user belongs to one publisher, or to none (an administrator who sees
