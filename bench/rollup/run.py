@@ -22,6 +22,7 @@ import random
 import re
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -272,6 +273,56 @@ class LoadSampler:
         return f"{statistics.mean(self.samples):.1f} (max {max(self.samples):.1f})"
 
 
+def _rss(pid: int | str = "self") -> int:
+    """Resident memory of a process, bytes (0 if it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _children() -> list[int]:
+    """This process's child processes (the rollup's helpers)."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                found.append(int(entry.name))
+    return found
+
+
+class RssSampler:
+    """Peak resident memory of this process and of any one of its children (the helpers),
+    sampled every 0.1 s while something runs."""
+
+    def __init__(self) -> None:
+        self.peak = _rss()
+        self.child_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, _rss())
+            self.child_peak = max([self.child_peak, *map(_rss, _children())])
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process on this machine (0 if it is gone)."""
     try:
@@ -287,22 +338,34 @@ def _own_cpu_seconds() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def timed_rollup(db: Database, log_dir: Path, hits: int) -> dict[str, Any]:
-    """Roll ``log_dir`` up into ``db``; wall and CPU time (of this process and, on
-    PostgreSQL, of the server processes serving it), load average."""
-    db.dispose()  # new connections, so that their server processes are known
+def timed_rollup(url: str, log_dir: Path, hits: int) -> dict[str, Any]:
+    """Roll ``log_dir`` up into the database at ``url`` in a process of its own (so that
+    its memory is its own): see :func:`_rollup_here`."""
+    command = [sys.executable, __file__, "--rollup-only", url, str(log_dir), str(hits)]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _rollup_here(url: str, log_dir: Path, hits: int) -> dict[str, Any]:
+    """Wall and CPU time (of this process with its helpers and, on PostgreSQL, of the
+    server processes serving it), load average, peak memory of this process and of a
+    helper."""
+    db = Database(url)
     backends: set[int] = set()
     if db.dialect == "postgresql":
         sa.event.listen(db.engine, "connect", lambda dbapi, _: backends.add(dbapi.info.backend_pid))
-    with LoadSampler() as load:
+    with LoadSampler() as load, RssSampler() as rss:
         started, cpu = time.perf_counter(), _own_cpu_seconds()
         result = rollup(db, log_dir, retention=timedelta(days=3650))
         seconds, cpu_s = time.perf_counter() - started, _own_cpu_seconds() - cpu
         server_s = sum(_cpu_seconds(pid) for pid in backends)
     assert result.hits == hits, (result.hits, hits)
+    db.dispose()
     return {"hits_s": hits / seconds, "seconds": seconds, "cpu_us": cpu_s / hits * 1e6,
             "server_cpu_us": server_s / hits * 1e6 if backends else None,
-            "load": load.summary()}  # fmt: skip
+            "load": load.summary(), "rss_mb": rss.peak / 2**20,
+            "helper_rss_mb": rss.child_peak / 2**20 or None}  # fmt: skip
 
 
 def analyze(db: Database) -> None:
@@ -313,6 +376,10 @@ def analyze(db: Database) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--rollup-only"]:  # the child process of timed_rollup
+        url, log_dir, hits = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+        print(json.dumps(_rollup_here(url, log_dir, hits)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hits", type=int, default=10_000_000)
     parser.add_argument(
@@ -367,7 +434,8 @@ def main() -> None:
             entry = report[name] = {}
             for label, log_dir, hits, _ in logs:
                 db = prepare(url)
-                entry[label] = timed_rollup(db, log_dir, hits)
+                db.dispose()
+                entry[label] = timed_rollup(url, log_dir, hits)
                 print(name, label, entry[label], flush=True)
                 save()
                 if label == "realistic":
@@ -430,8 +498,9 @@ def render(args: argparse.Namespace, report: dict[str, dict[str, Any]], date: st
         "*Worst case*: the same, but every human hit is a new reader.",
         "",
         "| log | database | rollup hits/s | seconds | CPU µs/hit, rollup (with helpers) | "
-        "CPU µs/hit, PostgreSQL server | load average during the rollup |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "CPU µs/hit, PostgreSQL server | peak memory (RSS), rollup process, MB | "
+        "peak memory (RSS), a helper, MB | load average during the rollup |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     labels = [("realistic", f"realistic, {args.hits:,} hits")]
     if args.worst_hits:
@@ -443,7 +512,7 @@ def render(args: argparse.Namespace, report: dict[str, dict[str, Any]], date: st
             lines.append(
                 f"| {title} | {name} | {r['hits_s']:,.0f} | {r['seconds']:.0f} | "
                 f"{r['cpu_us']:.1f} | {'–' if server is None else f'{server:.1f}'} | "
-                f"{r['load']} |"
+                f"{_mb(r, 'rss_mb')} | {_mb(r, 'helper_rss_mb')} | {r['load']} |"
             )
     lines += [
         "",
@@ -475,6 +544,10 @@ def render(args: argparse.Namespace, report: dict[str, dict[str, Any]], date: st
     if notes.exists():
         lines += ["", notes.read_text().strip()]
     return "\n".join(lines) + "\n\n"
+
+
+def _mb(row: dict[str, Any], key: str) -> str:
+    return "–" if row.get(key) is None else f"{row[key]:,.0f}"
 
 
 def targets(report: dict[str, dict[str, Any]]) -> str:
