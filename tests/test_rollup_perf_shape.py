@@ -72,6 +72,14 @@ def _tables(db: Database) -> tuple[set[tuple[object, ...]], set[tuple[object, ..
     return stats, pages
 
 
+def _forget_rollups(db: Database) -> None:
+    """Empty what rollups wrote, so that the same log is rolled up again."""
+    with db.begin() as conn:
+        for table in (daily_stats, republications, reader_blocks, reader_days):
+            conn.execute(table.delete())
+        conn.exec_driver_sql("DELETE FROM hit_log_positions")
+
+
 def _mixed_log(a: str, b: str, c: str) -> list[HitRecord]:
     """Hits of two publishers' stories over two days: repeat readers, several pages per
     site, bots, prefetches, no Referer, URLs with a backslash and non-ASCII letters."""
@@ -108,10 +116,7 @@ def test_small_chunks_count_like_one_chunk(database_url: str, tmp_path: Path) ->
     clock = T0.timestamp
     assert rollup(db, tmp_path / "log", clock=clock).hits == len(records)
     whole = _tables(db)
-    with db.begin() as conn:
-        for table in (daily_stats, republications, reader_blocks, reader_days):
-            conn.execute(table.delete())
-        conn.exec_driver_sql("DELETE FROM hit_log_positions")
+    _forget_rollups(db)
     # About 20 lines per chunk: readers meet again across chunks and transactions.
     result = rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048)
     assert result.hits == len(records)
@@ -222,36 +227,6 @@ def test_story_domains_are_read_once_per_pass_unknown_ids_again(
     assert all(ids == {"nosuchstory"} for ids in asked[1:])
     with db.connect() as conn:
         assert conn.execute(sa.select(sa.func.sum(daily_stats.c.views))).scalar() == 40
-
-
-def test_a_helper_process_counts_like_this_one(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = Database(database_url)
-    a, b = _stories(db, "daily", 2)
-    (c,) = _stories(db, "weekly", 1)
-    records = _mixed_log(a, b, c)
-    _write(tmp_path / "log", records)
-    clock = T0.timestamp
-    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
-    here = _tables(db)
-    with db.begin() as conn:
-        for table in (daily_stats, republications, reader_blocks, reader_days):
-            conn.execute(table.delete())
-        conn.exec_driver_sql("DELETE FROM hit_log_positions")
-    monkeypatch.setattr(rollup_module, "HELPER_MIN_BYTES", 0)
-    helpers: list[str] = []
-    start = rollup_module._start_helper
-
-    def recording(path: Path, offset: int, chunk_bytes: int) -> object:
-        helpers.append(path.name)
-        return start(path, offset, chunk_bytes)
-
-    monkeypatch.setattr(rollup_module, "_start_helper", recording)
-    assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == len(records)
-    assert helpers == [p.name for p in sorted((tmp_path / "log" / "segments").iterdir())]
-    assert _tables(db) == here
-    db.dispose()
 
 
 def test_a_helper_that_dies_fails_the_pass_and_counts_nothing(
@@ -534,10 +509,7 @@ def test_helpers_count_segment_after_segment_like_this_process(
     clock = T0.timestamp
     assert rollup(db, tmp_path / "log", clock=clock, chunk_bytes=2048).hits == 400
     here = _tables(db)
-    with db.begin() as conn:
-        for table in (daily_stats, republications, reader_blocks, reader_days):
-            conn.execute(table.delete())
-        conn.exec_driver_sql("DELETE FROM hit_log_positions")
+    _forget_rollups(db)
     monkeypatch.setattr(rollup_module, "HELPER_MIN_BYTES", 0)
     started: list[object] = []
     start = rollup_module._start_helper

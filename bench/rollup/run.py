@@ -247,17 +247,26 @@ def query_bench(db: Database, runs: int) -> list[tuple[str, float, float]]:
 
 
 class LoadSampler:
-    """The 1-minute load average, sampled every few seconds while something runs."""
+    """While something runs: the 1-minute load average every few seconds, and the peak
+    resident memory of this process and of any one of its children (the rollup's
+    helpers) every 0.1 s."""
 
     def __init__(self, every_s: float = 5.0) -> None:
         self.samples: list[float] = []
+        self.peak = _rss()
+        self.child_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
 
     def _run(self, every_s: float) -> None:
+        due = 0.0
         while True:
-            self.samples.append(os.getloadavg()[0])
-            if self._stop.wait(every_s):
+            if time.monotonic() >= due:
+                self.samples.append(os.getloadavg()[0])
+                due = time.monotonic() + every_s
+            self.peak = max(self.peak, _rss())
+            self.child_peak = max([self.child_peak, *map(_rss, _children())])
+            if self._stop.wait(0.1):
                 return
 
     def __enter__(self) -> LoadSampler:
@@ -299,30 +308,6 @@ def _children() -> list[int]:
     return found
 
 
-class RssSampler:
-    """Peak resident memory of this process and of any one of its children (the helpers),
-    sampled every 0.1 s while something runs."""
-
-    def __init__(self) -> None:
-        self.peak = _rss()
-        self.child_peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, _rss())
-            self.child_peak = max([self.child_peak, *map(_rss, _children())])
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process on this machine (0 if it is gone)."""
     try:
@@ -355,7 +340,7 @@ def _rollup_here(url: str, log_dir: Path, hits: int) -> dict[str, Any]:
     backends: set[int] = set()
     if db.dialect == "postgresql":
         sa.event.listen(db.engine, "connect", lambda dbapi, _: backends.add(dbapi.info.backend_pid))
-    with LoadSampler() as load, RssSampler() as rss:
+    with LoadSampler() as load:
         started, cpu = time.perf_counter(), _own_cpu_seconds()
         result = rollup(db, log_dir, retention=timedelta(days=3650))
         seconds, cpu_s = time.perf_counter() - started, _own_cpu_seconds() - cpu
@@ -364,8 +349,8 @@ def _rollup_here(url: str, log_dir: Path, hits: int) -> dict[str, Any]:
     db.dispose()
     return {"hits_s": hits / seconds, "seconds": seconds, "cpu_us": cpu_s / hits * 1e6,
             "server_cpu_us": server_s / hits * 1e6 if backends else None,
-            "load": load.summary(), "rss_mb": rss.peak / 2**20,
-            "helper_rss_mb": rss.child_peak / 2**20 or None}  # fmt: skip
+            "load": load.summary(), "rss_mb": load.peak / 2**20,
+            "helper_rss_mb": load.child_peak / 2**20 or None}  # fmt: skip
 
 
 def analyze(db: Database) -> None:
