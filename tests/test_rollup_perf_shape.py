@@ -156,6 +156,18 @@ def test_a_day_another_rollup_wrote_is_read_again(db: Database) -> None:
     assert _add(db, KnownReaders(), 20_001, [1, 7]) == [7]
 
 
+def test_a_copy_held_across_the_deletion_of_its_day_is_read_again(db: Database) -> None:
+    one, other = KnownReaders(), KnownReaders()
+    assert _add(db, one, 20_010, [1]) == [1]
+    with db.begin() as conn:  # the day's salt is gone: its keys go
+        store.delete_visitors_before(conn, store._EPOCH + timedelta(days=20_011))
+    assert _stored(db, 20_010) == []
+    assert _add(db, other, 20_010, [2]) == [2]
+    # one's copy says {1}; the day now holds {2}: the version tells one to read it again.
+    assert _add(db, one, 20_010, [2, 3]) == [3]
+    assert _stored(db, 20_010) == [2, 3]
+
+
 def test_runs_stay_few_and_hold_every_key(db: Database) -> None:
     rng = np.random.default_rng(3)
     known = KnownReaders()

@@ -246,8 +246,7 @@ def add_republications(
 
 def delete_visitors_before(conn: sa.Connection, day: date) -> int:
     """Delete reader keys of days before ``day``; their salts are gone. Returns how many
-    runs of keys went."""
-    before = day_number(day)
-    result = conn.execute(reader_blocks.delete().where(reader_blocks.c.day < before))
-    conn.execute(reader_days.delete().where(reader_days.c.day < before))
+    runs of keys went. The days' versions stay (a row per day): a version never starts
+    again, so a rollup's copy of a day can never look current when it is not."""
+    result = conn.execute(reader_blocks.delete().where(reader_blocks.c.day < day_number(day)))
     return result.rowcount

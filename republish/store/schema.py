@@ -203,9 +203,10 @@ reader_blocks = sa.Table(
     sa.Column("packed", sa.LargeBinary, nullable=False),
 )
 
-# One row per day with reader keys: a rollup bumps ``version`` (and so locks the row) before
-# it writes the day's runs, which serializes rollups per day and tells each whether the
-# runs it holds in memory are still the stored ones.
+# One row per day that had reader keys: a rollup bumps ``version`` (and so locks the row)
+# before it writes the day's runs, which serializes rollups per day and tells each whether
+# the runs it holds in memory are still the stored ones. Rows stay when the day's keys are
+# deleted, so that a day's version never starts over.
 reader_days = sa.Table(
     "reader_days",
     metadata,
