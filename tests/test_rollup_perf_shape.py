@@ -23,7 +23,7 @@ from republish.pixel.log import HitLog
 from republish.stats import queries
 from republish.stats import rollup as rollup_module
 from republish.stats.linecount import count_chunks
-from republish.stats.readers import KnownReaders, keys_of, keys_of_many, unpack
+from republish.stats.readers import KnownReaders, keys_of_many, unpack
 from republish.stats.rollup import _Batch, rollup
 from republish.store import hits as store
 from republish.store import stories
@@ -305,17 +305,17 @@ def test_reader_keys_separate_stories_sites_and_visitors() -> None:
     assert store.reader_key(pair, v) == store.reader_key(pair, bytes(v))
     # The batch form gives the same keys, for pixel hashes alone and mixed with others.
     hashes = visitors[:2000]
-    assert keys_of(b"abc", b"one.example", hashes).tolist() == [
+    assert keys_of_many(np.full(len(hashes), pair, dtype=np.uint64), hashes).tolist() == [
         store.reader_key(pair, h) for h in hashes
     ]
-    assert keys_of(b"abc", b"one.example", visitors).tolist() == [
+    assert keys_of_many(np.full(len(visitors), pair, dtype=np.uint64), visitors).tolist() == [
         store.reader_key(pair, h) for h in visitors
     ]
     # 32 characters that are not all hex digits are read as int() reads them, or hashed.
     odd = [b"g" * 32, b"0x" + b"a" * 30, b"+" + b"1" * 31, b" " + b"f" * 31, b"1_2" + b"0" * 29,
            b"ABCDEF0123456789" * 2, "é".encode() * 16, b"\xff" * 32]  # fmt: skip
     mixed = [*odd, *hashes[:3]]
-    assert keys_of(b"abc", b"one.example", mixed).tolist() == [
+    assert keys_of_many(np.full(len(mixed), pair, dtype=np.uint64), mixed).tolist() == [
         store.reader_key(pair, h) for h in mixed
     ]
     pairs = np.array([pair, other_site, other_story] * 4, dtype=np.uint64)

@@ -20,7 +20,7 @@ import pickle
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -111,7 +111,7 @@ class Chunk(NamedTuple):
 
 def count_chunks(
     path: Path, offset: int, chunk_bytes: int, read_bytes: int = READ_BYTES
-) -> Iterator[Chunk]:
+) -> Generator[Chunk, None, None]:
     """Count the complete lines of ``path`` from ``offset`` on, in chunks of at most
     ``chunk_bytes`` (each counted from reads of at most ``read_bytes``). The last chunk is
     the first that meets the end of the file, or a line longer than a read."""

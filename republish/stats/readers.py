@@ -14,7 +14,7 @@ reloads the day unless the version is the one its own last write left.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +54,6 @@ def keys_of_many(pairs: npt.NDArray[np.uint64], visitors: Sequence[bytes]) -> Ke
     for index in np.flatnonzero((digits == _NOT_HEX).any(axis=1)).tolist():
         keys[index] = store.reader_key(int(pairs[index]), visitors[index])  # as int() reads it
     return keys
-
-
-def keys_of(story_id: bytes, site: bytes, visitors: Collection[bytes]) -> Keys:
-    """:func:`keys_of_many` for the visitors of one story on one site."""
-    found = list(visitors)
-    pairs = np.full(len(found), store.site_key(story_id, site), dtype=np.uint64)
-    return keys_of_many(pairs, found)
 
 
 def by_day(
@@ -125,8 +118,9 @@ class KnownReaders:
         return known
 
     def add(self, conn: Any, readers: dict[int, tuple[Keys, Groups]], groups: int) -> Groups:
-        """Store the chunk's reader keys (per day number: distinct keys, and the group of
-        each); return how many were new per group (an array of ``groups`` counts)."""
+        """Store the chunk's reader keys (per day number: distinct keys in order, as
+        :func:`by_day` gives them, and the group of each); return how many were new per
+        group (an array of ``groups`` counts)."""
         fresh: Groups = np.zeros(groups, dtype=np.intp)
         for day in sorted(readers):  # in one order in every rollup: no deadlock
             keys, group_of = readers[day]
@@ -134,7 +128,7 @@ class KnownReaders:
             new = np.ones(len(keys), dtype=bool)
             for _, run in known.runs:
                 new &= ~_contains(run, keys)
-            added = np.sort(keys[new])
+            added = keys[new]  # in order, as the keys are
             fresh += np.bincount(group_of[new], minlength=groups)
             if len(added):
                 self._write(conn, day, known, added)

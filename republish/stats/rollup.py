@@ -229,16 +229,6 @@ def _apply(
     )
 
 
-@dataclass
-class _Chunk:
-    consumed: int  # bytes of complete lines
-    hits: int
-    damaged: int
-    more: bool  # more complete lines may follow (see linecount.Chunk)
-    stuck: bool  # a line longer than a read stops the segment
-    batch: _Batch
-
-
 class _Domains:
     """Each story's publisher domains, read once per pass: a pass over a backlog meets the
     same stories chunk after chunk. Ids not found are asked again with the next chunk (the
@@ -262,11 +252,6 @@ HELPER_MIN_BYTES = 64 * 1024 * 1024
 HELPER_MODULE = "republish.stats.linecount"
 
 
-def _count_here(path: Path, offset: int, chunk_bytes: int) -> Generator[_Chunk, None, None]:
-    for chunk in count_chunks(path, offset, chunk_bytes):
-        yield _Chunk(*chunk[:5], _Batch({}, *chunk.counted))
-
-
 def _python_path() -> list[str]:
     return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 
@@ -288,9 +273,9 @@ def _stop(helper: subprocess.Popen[bytes]) -> None:
         helper.stdout.close()
 
 
-def _from_helper(helper: subprocess.Popen[bytes], path: Path) -> Generator[_Chunk, None, None]:
-    """What :func:`_count_here` gives, counted by a helper process (at most a chunk or two
-    ahead: it waits while the pipe is full)."""
+def _from_helper(helper: subprocess.Popen[bytes], path: Path) -> Generator[Chunk, None, None]:
+    """What :func:`~republish.stats.linecount.count_chunks` gives, counted by a helper
+    process (at most a chunk or two ahead: it waits while the pipe is full)."""
     assert helper.stdout is not None
     try:
         while True:
@@ -303,7 +288,7 @@ def _from_helper(helper: subprocess.Popen[bytes], path: Path) -> Generator[_Chun
                 ) from None
             if not chunk.more:
                 helper.wait(timeout=10)  # it has written all: let it end on its own
-            yield _Chunk(*chunk[:5], _Batch({}, *chunk.counted))
+            yield chunk
             if not chunk.more:
                 return
     finally:
@@ -323,7 +308,7 @@ class _Segment:
 
 def _counted(
     segments: list[_Segment], chunk_bytes: int
-) -> Generator[tuple[_Segment, _Chunk], None, None]:
+) -> Generator[tuple[_Segment, Chunk], None, None]:
     """The counted chunks of every segment in turn. A segment's helper starts when the one
     before has been counted, so that it counts while that one is resolved and written."""
     started: dict[int, subprocess.Popen[bytes]] = {}
@@ -340,7 +325,7 @@ def _counted(
             if helper is not None:
                 chunks = _from_helper(helper, segment.path)
             else:
-                chunks = _count_here(segment.path, segment.offset, chunk_bytes)
+                chunks = count_chunks(segment.path, segment.offset, chunk_bytes)
             with closing(chunks):
                 for chunk in chunks:
                     if not chunk.more:
@@ -353,21 +338,24 @@ def _counted(
 
 def _read_ahead(
     db: Database, segments: list[_Segment], chunk_bytes: int, domains: _Domains
-) -> Generator[tuple[_Segment, _Chunk], None, None]:
-    """The chunks of the segments, each counted and resolved in a thread while the caller
-    writes the one before (database calls release the GIL, so both run at once)."""
+) -> Generator[tuple[_Segment, Chunk, _Batch], None, None]:
+    """The chunks of the segments with their counts, each counted and resolved in a thread
+    while the caller writes the one before (database calls release the GIL, so both run at
+    once)."""
     counts = _counted(segments, chunk_bytes)
 
-    def read() -> tuple[_Segment, _Chunk] | None:
+    def read() -> tuple[_Segment, Chunk, _Batch] | None:
         found = next(counts, None)
-        if found is not None:
-            batch = found[1].batch
-            # Resolved here too, so that all the Python work on this chunk overlaps the
-            # database's work on the one before. The domains are read on this thread's own
-            # connection, before the chunk's transaction (they rarely change).
-            batch.domains = domains.of(db, {key[0].decode() for key in batch.counts})
-            batch.resolved = batch.resolve()
-        return found
+        if found is None:
+            return None
+        segment, chunk = found
+        batch = _Batch({}, *chunk.counted)
+        # Resolved here too, so that all the Python work on this chunk overlaps the
+        # database's work on the one before. The domains are read on this thread's own
+        # connection, before the chunk's transaction (they rarely change).
+        batch.domains = domains.of(db, {key[0].decode() for key in batch.counts})
+        batch.resolved = batch.resolve()
+        return segment, chunk, batch
 
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="rollup-read") as pool:
@@ -417,7 +405,7 @@ def rollup(
         segments.append(_Segment(path, position, offset, sealed, helper))
     result.segments_read = len(segments)
     with closing(_read_ahead(db, segments, chunk_bytes, domains)) as chunks:
-        for segment, chunk in chunks:
+        for segment, chunk, batch in chunks:
             consumed, position = chunk.consumed, segment.position
             if chunk.stuck:
                 limit = min(chunk_bytes, READ_BYTES)
@@ -426,7 +414,7 @@ def rollup(
                 continue  # nothing new, and no change to record
             name = segment.path.stem
             with db.begin() as conn:
-                _apply(conn, chunk.batch, result, now, readers)
+                _apply(conn, batch, result, now, readers)
                 store.advance_position(
                     conn,
                     name,
