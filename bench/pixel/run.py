@@ -3,11 +3,12 @@ and a minimal ASGI app returning a GIF, in the same run, on loopback.
 
 Each server is pinned to CPU 0 (``taskset``), the load generator to CPU 1. For every
 server: ``wrk`` with keep-alive and with ``Connection: close`` (bounded runs), then
-``hey`` at half of that server's keep-alive maximum for the p99 latency.
+``h2load`` at a fixed rate, half of that server's keep-alive maximum, for the p99 latency.
 
     .venv/bin/python bench/pixel/run.py [--seconds 10] [--write]
 
-Needs Debian's wrk, hey and nginx-light (``apt-get install wrk hey nginx-light``).
+Needs Debian's wrk, nghttp2-client (h2load) and nginx-light
+(``apt-get install wrk nghttp2-client nginx-light``).
 ``--write`` replaces the "Pixel" section of bench/RESULTS.md.
 """
 
@@ -26,6 +27,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -216,16 +218,50 @@ def wrk(port: int, path: str, seconds: int, close: bool) -> tuple[float, str, in
     return rate, errors.group(0) if errors else "", done
 
 
-def hey_p99(port: int, path: str, rate: float, seconds: int) -> tuple[float, float, float]:
-    workers = 16
-    command = ["taskset", "-c", "1", "hey", "-z", f"{seconds}s", "-c", str(workers),
-               "-q", f"{max(rate / workers, 1):.0f}", "-H", f"User-Agent: {UA}",
-               "-H", f"Referer: {REFERER}", f"http://127.0.0.1:{port}{path}"]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = float(re.search(r"50%+ in ([\d.]+) secs", output).group(1))  # type: ignore[union-attr]
-    p99 = float(re.search(r"99%+ in ([\d.]+) secs", output).group(1))  # type: ignore[union-attr]
-    return achieved, p50 * 1000, p99 * 1000
+class Latency(NamedTuple):
+    asked: float  # req/s
+    reached: float
+    p50: float  # ms
+    p99: float
+    p99_corrected: float  # with the coordinated-omission correction
+
+
+def latency(port: int, path: str, rate: float, seconds: int) -> Latency:
+    """h2load at a fixed rate over CONNECTIONS keep-alive connections, one request in
+    flight on each: per-request times from its log, p50 and p99.
+
+    h2load starts each connection's requests on a schedule and, when a response comes late,
+    sends the requests that fell due at once; their times start when they are sent, so a
+    late response hides the wait of the ones behind it. ``p99_corrected`` adds them back
+    the way HdrHistogram's expected-interval correction does (a response late by k
+    intervals adds samples at latency - interval, latency - 2 intervals, ...), an upper
+    bound on that effect.
+    """
+    per_connection = max(round(rate / CONNECTIONS), 1)
+    asked = per_connection * CONNECTIONS
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "latency.tsv"
+        command = ["taskset", "-c", "1", "h2load", "--h1", "-c", str(CONNECTIONS),
+                   "--rps", str(per_connection), "-D", str(seconds), "--warm-up-time", "1",
+                   f"--log-file={log}", "-H", f"User-Agent: {UA}", "-H", f"Referer: {REFERER}",
+                   f"http://127.0.0.1:{port}{path}"]  # fmt: skip
+        subprocess.run(command, capture_output=True, text=True, check=True)
+        rows = [line.split("\t") for line in log.read_text().splitlines()]
+    times = sorted(int(row[2]) / 1000 for row in rows if row[1] == "200")
+    interval = 1000 / per_connection
+    corrected = list(times)
+    for value in times:
+        late = value - interval
+        while late > 0:
+            corrected.append(late)
+            late -= interval
+    corrected.sort()
+
+    def percentile(values: list[float], share: float) -> float:
+        return values[min(int(len(values) * share), len(values) - 1)]
+
+    return Latency(asked, len(times) / seconds, percentile(times, 0.5),
+                   percentile(times, 0.99), percentile(corrected, 0.99))  # fmt: skip
 
 
 def machine() -> str:
@@ -236,12 +272,15 @@ def machine() -> str:
             break
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
     wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    h2load_v = subprocess.run(
+        ["h2load", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     import uvicorn
 
     return (
         f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python "
         f"{platform.python_version()}, uvicorn {uvicorn.__version__} (httptools, uvloop), "
-        f"{nginx}, {wrk_v.split(' [')[0]}, hey; hit log on {Path(tempfile.gettempdir())} "
+        f"{nginx}, {wrk_v.split(' [')[0]}, {h2load_v}; hit log on {Path(tempfile.gettempdir())} "
         "(ext4, fdatasync per batch)"
     )
 
@@ -260,9 +299,11 @@ def main() -> None:
     )
     parser.add_argument("--only", help="only the servers whose name matches this regex (and nginx)")
     args = parser.parse_args()
-    for tool in ("wrk", "hey", "nginx", "taskset"):
+    for tool in ("wrk", "h2load", "nginx", "taskset"):
         if shutil.which(tool) is None:
-            sys.exit(f"{tool} is missing: apt-get install wrk hey nginx-light util-linux")
+            sys.exit(
+                f"{tool} is missing: apt-get install wrk nghttp2-client nginx-light util-linux"
+            )
     names = list(SERVERS)
     if args.only:
         names = [name for name in names if name == names[0] or re.search(args.only, name)]
@@ -274,8 +315,8 @@ def main() -> None:
     # is not capped by the load generator.
     cpu: dict[str, list[float]] = {name: [float("inf"), float("inf")] for name in names}
     errors: dict[str, str] = {name: "" for name in names}
-    latency: dict[str, tuple[float, float, float]] = {}
-    common: dict[str, tuple[float, float, float]] = {}
+    half: dict[str, Latency] = {}
+    common: dict[str, Latency] = {}
     counted: dict[str, str] = {name: "" for name in names}
     with tempfile.TemporaryDirectory() as root:
         running = {}
@@ -297,8 +338,8 @@ def main() -> None:
                         errors[name] = errors[name] or error
                     print(f"round {round_ + 1}: {name}: {best[name]}", flush=True)
             for name, (_, port, path, _) in running.items():
-                latency[name] = hey_p99(port, path, best[name][0] / 2, args.seconds)
-                common[name] = hey_p99(port, path, args.common_rate, args.seconds)
+                half[name] = latency(port, path, best[name][0] / 2, args.seconds)
+                common[name] = latency(port, path, args.common_rate, args.seconds)
         finally:
             for process, *_ in running.values():
                 process.send_signal(signal.SIGTERM)
@@ -309,8 +350,8 @@ def main() -> None:
                 segments = (tmp / "hits" / "segments").iterdir()
                 lines = sum(p.read_bytes().count(b"\n") for p in segments)
                 counted[name] = f"{lines} hits in the log"
-    rows = [(name, *best[name], *latency[name], errors[name], counted[name]) for name in names]
-    nginx_keep, nginx_close = rows[0][1], rows[0][2]
+    nginx = names[0]
+    nginx_keep, nginx_close = best[nginx]
     lines = [
         "## Pixel",
         "",
@@ -320,54 +361,60 @@ def main() -> None:
         f"Machine: {machine()}; load average at start {load}  ",
         f"Load: wrk -t1 -c{CONNECTIONS} pinned to CPU 1, each server pinned to CPU 0, "
         f"{args.seconds} s per run, round-robin over the servers, best of {args.rounds} "
-        "rounds; latency: hey with 16 workers at half the server's best keep-alive rate, "
-        f"and at a common {args.common_rate:,.0f} req/s for every server. "
+        f"rounds; latency: h2load (HTTP/1.1, {CONNECTIONS} keep-alive connections, one "
+        "request in flight on each, pinned to CPU 1, 1 s warm-up) at a fixed rate, half the "
+        f"server's best keep-alive rate, and at a common {args.common_rate:,.0f} req/s for "
+        "every server; p99 corrected: with HdrHistogram's coordinated-omission correction "
+        "for the requests a late response held back. "
         "Server CPU: user + system time of the server's processes and threads during a wrk "
         "run over the requests wrk completed, the least of the rounds (kernel work done "
         "in softirq context on the other core is not in it).",
         "",
         "| server | keep-alive req/s | Connection: close req/s | server CPU µs/req, "
         "keep-alive | server CPU µs/req, close | half rate asked → reached, req/s "
-        "| p50 ms | p99 ms | at the common rate: reached req/s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| p50 ms | p99 ms | p99 corrected ms | at the common rate: reached req/s | p50 ms "
+        "| p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name, keep, close, achieved, p50, p99, errors, counted in rows:
-        c_achieved, c_p50, c_p99 = common[name]
+    for name in names:
+        keep, close = best[name]
+        at_half, at_common = half[name], common[name]
         lines.append(
             f"| {name} | {keep:,.0f} | {close:,.0f} | {cpu[name][0]:.1f} | {cpu[name][1]:.1f} "
-            f"| {keep / 2:,.0f} → {achieved:,.0f} | {p50:.2f} | {p99:.2f} "
-            f"| {c_achieved:,.0f} | {c_p50:.2f} | {c_p99:.2f} "
-            f"| {errors or '-'}{'; ' + counted if counted else ''} |"
+            f"| {at_half.asked:,.0f} → {at_half.reached:,.0f} | {at_half.p50:.2f} "
+            f"| {at_half.p99:.2f} | {at_half.p99_corrected:.2f} "
+            f"| {at_common.reached:,.0f} | {at_common.p50:.2f} | {at_common.p99:.2f} "
+            f"| {errors[name] or '-'}{'; ' + counted[name] if counted[name] else ''} |"
         )
     lines.append("")
-    for row in rows[1:]:
-        keep_ratio, close_ratio = row[1] / nginx_keep, row[2] / nginx_close
-        if SERVERS[row[0]][0] not in ("republish", "granian"):
+    for name in names[1:]:
+        keep_ratio, close_ratio = best[name][0] / nginx_keep, best[name][1] / nginx_close
+        if SERVERS[name][0] not in ("republish", "granian"):
             lines.append(
-                f"{row[0]} (peer, no hit log) / nginx: keep-alive {keep_ratio:.2f}, "
+                f"{name} (peer, no hit log) / nginx: keep-alive {keep_ratio:.2f}, "
                 f"new connections {close_ratio:.2f}.  "
             )
             continue
-        met = [keep_ratio >= 0.40, close_ratio >= 0.90, row[5] < 5.0]
-        reached = row[3] >= 0.9 * row[1] / 2
+        at_half = half[name]
+        met = [keep_ratio >= 0.40, close_ratio >= 0.90, at_half.p99_corrected < 5.0]
         latency_verdict = (
             ("met" if met[2] else "not met")
-            if reached
-            else f"not measurable here: hey reached only {row[3]:,.0f} of the {row[1] / 2:,.0f} "
-            "req/s asked, so its own queueing is in that p99"
+            if at_half.reached >= 0.98 * at_half.asked
+            else f"not measurable here: h2load reached only {at_half.reached:,.0f} of the "
+            f"{at_half.asked:,.0f} req/s asked"
         )
-        cpu_keep = cpu[names[0]][0] / cpu[row[0]][0]
-        cpu_close = cpu[names[0]][1] / cpu[row[0]][1]
+        cpu_keep = cpu[nginx][0] / cpu[name][0]
+        cpu_close = cpu[nginx][1] / cpu[name][1]
         lines.append(
-            f"{row[0]} / nginx: keep-alive {keep_ratio:.2f} (target 0.40, "
+            f"{name} / nginx: keep-alive {keep_ratio:.2f} (target 0.40, "
             f"{'met' if met[0] else 'not met'}), new connections {close_ratio:.2f} (target "
             f"0.90, {'met' if met[1] else 'not met'}); by server CPU per request (nginx's / "
             f"this one's) {cpu_keep:.2f} and {cpu_close:.2f}; p99 at half rate "
-            f"{row[5]:.2f} ms (target < 5 ms, {latency_verdict}); p99 at the common "
-            f"{args.common_rate:,.0f} req/s {common[row[0]][2]:.2f} ms against nginx's "
-            f"{common[names[0]][2]:.2f} ms.  "
+            f"{at_half.p99:.2f} ms, corrected {at_half.p99_corrected:.2f} ms (target < 5 ms, "
+            f"{latency_verdict}); p99 at the common {args.common_rate:,.0f} req/s "
+            f"{common[name].p99:.2f} ms against nginx's {common[nginx].p99:.2f} ms.  "
         )
-    near = [row[0] for row in rows[1:] if abs(row[2] / nginx_close - 1) <= 0.10]
+    near = [name for name in names[1:] if abs(best[name][1] / nginx_close - 1) <= 0.10]
     if near:
         lines.append(
             f"\nCaution: the new-connection rate of {', '.join(near)} is within 10% of "
