@@ -5,6 +5,9 @@ One hit is one line of tab-separated fields ending in a CRC-32 of the rest, so a
 write (a crash mid-line) is recognised and skipped rather than misread::
 
     1<TAB>ts_ms<TAB>story<TAB>verdict<TAB>reason<TAB>visitor<TAB>page_url<TAB>crc32hex\\n
+
+A line never holds a NUL byte: the writer zeroes a segment's space ahead of the data (see
+:mod:`republish.pixel.log`), so the first NUL marks the end of what has been written.
 """
 
 from __future__ import annotations
@@ -51,11 +54,11 @@ class HitRecord:
     page_url: str  # scheme://host/path of the republishing page, "" when unknown
 
 
-_FORBIDDEN = str.maketrans({"\t": "%09", "\n": "%0A", "\r": "%0D"})
+_FORBIDDEN = str.maketrans({"\t": "%09", "\n": "%0A", "\r": "%0D", "\0": "%00"})
 
 
 def encode(record: HitRecord) -> bytes:
-    """One log line for ``record`` (tabs and newlines inside fields are escaped)."""
+    """One log line for ``record`` (tabs, newlines and NULs inside fields are escaped)."""
     body = "\t".join(
         (
             FORMAT_VERSION,
@@ -71,7 +74,7 @@ def encode(record: HitRecord) -> bytes:
 
 
 def escape(text: str) -> bytes:
-    """A free-text field (page URL) as it is stored: tabs and newlines escaped, UTF-8."""
+    """A free-text field (page URL) as it is stored: tabs, newlines and NULs escaped, UTF-8."""
     return text.translate(_FORBIDDEN).encode("utf-8", "replace")
 
 
@@ -115,9 +118,11 @@ def read_records(data: bytes) -> tuple[list[HitRecord], int, int]:
     """Decode every complete line in ``data``.
 
     Returns the records, the number of bytes consumed (up to the last newline; a trailing
-    partial line is left for the next read) and the number of damaged lines skipped.
+    partial line is left for the next read) and the number of damaged lines skipped. The
+    data ends at its first NUL byte, if any (the zeros ahead of an open segment's data).
     """
-    end = data.rfind(b"\n") + 1
+    written = data.find(b"\0")
+    end = (data if written < 0 else data[:written]).rfind(b"\n") + 1
     records: list[HitRecord] = []
     damaged = 0
     for line in data[:end].splitlines():

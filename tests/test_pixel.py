@@ -24,7 +24,14 @@ from republish.hits import (
 )
 from republish.pixel.app import GIF, PixelApp
 from republish.pixel.core import HitCore
-from republish.pixel.log import SEALED_SUFFIX, HitLog, seal_orphans
+from republish.pixel.log import (
+    MAX_ZERO_AHEAD_BYTES,
+    MIN_ZERO_AHEAD_BYTES,
+    SEALED_SUFFIX,
+    HitLog,
+    data_end,
+    seal_orphans,
+)
 from republish.pixel.salt import DailySalts
 
 CHROME = (
@@ -190,6 +197,47 @@ def test_record_format_detects_damage() -> None:
     assert decode(b"garbage") is None
     records, consumed, damaged = read_records(line + line[:10])
     assert (len(records), consumed, damaged) == (1, len(line), 0)
+    # The zeros ahead of an open segment's data end it, also when a line follows them.
+    records, consumed, damaged = read_records(line + bytes(100) + line)
+    assert (len(records), consumed, damaged) == (1, len(line), 0)
+
+
+def test_no_line_holds_a_nul_byte() -> None:
+    """A NUL marks the end of a segment's data, so none may come from a field."""
+    record = HitRecord(1, "a\0b", Verdict.HUMAN, DropReason.NONE, "f\0f", "https://a.example/\0")
+    line = encode(record)
+    assert b"\0" not in line
+    assert decode(line) == HitRecord(
+        1, "a%00b", Verdict.HUMAN, DropReason.NONE, "f%00f", "https://a.example/%00"
+    )
+    assert b"\0" not in escape("https://a.example/\0x")
+
+
+def test_open_segment_holds_zeros_ahead_and_sealing_cuts_them(tmp_path: Path) -> None:
+    """Lines go into space zeroed ahead (no size change per sync); the sealed segment is
+    exactly its lines. The zeros grow with the segment, from 64 KiB to 4 MiB ahead."""
+    line = encode(HitRecord(1, "abc", Verdict.HUMAN, DropReason.NONE, "ff", "https://a.example/"))
+
+    async def run() -> list[tuple[int, int]]:
+        log = HitLog(tmp_path)
+        seen = []
+        for count in (1, 10, 1000, 40000):
+            await asyncio.gather(*(log.append(line) for _ in range(count)))
+            [segment] = list(tmp_path.iterdir())
+            seen.append((data_end(segment), segment.stat().st_size))
+        await log.aclose()
+        return seen
+
+    seen = asyncio.run(run())
+    written = 0
+    for (end, size), count in zip(seen, (1, 10, 1000, 40000), strict=True):
+        written += count * len(line)
+        assert end == written  # the first NUL is right after the data
+        assert MIN_ZERO_AHEAD_BYTES // 2 <= size - end <= MAX_ZERO_AHEAD_BYTES
+    assert seen[0][1] - seen[0][0] < 2 * MIN_ZERO_AHEAD_BYTES  # an idle segment stays small
+    [segment] = list(tmp_path.iterdir())
+    assert segment.suffix == SEALED_SUFFIX
+    assert segment.read_bytes() == line * 41011
 
 
 def test_group_commit_batches_concurrent_appends(tmp_path: Path) -> None:
@@ -218,10 +266,11 @@ def test_orphaned_segments_of_dead_processes_are_sealed(tmp_path: Path) -> None:
     )
     pid = int(dead.stdout)
     orphan = tmp_path / f"20261124T000000-{host_tag()}-{pid}-000001.open"
-    orphan.write_bytes(b"x")
+    orphan.write_bytes(b"x\n" + bytes(MIN_ZERO_AHEAD_BYTES))  # its zeros are cut off
     other_host = tmp_path / f"20261124T000000-elsewhere-{pid}-000001.open"
     other_host.write_bytes(b"x")
     assert seal_orphans(tmp_path) == [orphan.with_suffix(SEALED_SUFFIX)]
+    assert orphan.with_suffix(SEALED_SUFFIX).read_bytes() == b"x\n"
     assert other_host.exists()
 
 

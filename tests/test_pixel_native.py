@@ -21,7 +21,7 @@ import pytest
 from republish.hits import decode
 from republish.pixel import native
 from republish.pixel.core import HitCore
-from republish.pixel.log import HitLog
+from republish.pixel.log import HitLog, data_end
 from republish.pixel.server import _path
 from tests.test_pixel import CHROME
 from tests.test_pixel_server import Running, _responses, need
@@ -150,9 +150,13 @@ def test_log_lines_are_those_of_the_python_core(tmp_path: Path, ip_header: str) 
                     chunk = conn.recv(1 << 20)
                     assert chunk, "the server closed the connection"
                     received += chunk
+        # The front wrote its lines into space zeroed ahead; sealing cuts the zeros off.
+        [open_segment] = (served.log_dir / "segments").glob("*.open")
+        assert open_segment.stat().st_size > data_end(open_segment) > 0
     finally:
         served.stop()
     lines = b"".join(p.read_bytes() for p in sorted((served.log_dir / "segments").iterdir()))
+    assert b"\0" not in lines
     lines_list = lines.splitlines(keepends=True)
     assert len(lines_list) == len(requests)
     for line, (raw, target, headers) in zip(lines_list, requests, strict=True):
@@ -313,9 +317,9 @@ def test_a_failed_write_is_reported_and_still_answered(
     real = HitLog.advance
     broken = os.open(os.devnull, os.O_RDONLY)  # appending to it fails with EBADF
 
-    def advance(log: HitLog, written_bytes: int, written_lines: int) -> tuple[int, bool]:
+    def advance(log: HitLog, written_bytes: int, written_lines: int) -> tuple[int, bool, int]:
         real(log, written_bytes, written_lines)
-        return broken, True
+        return broken, True, 1 << 20
 
     monkeypatch.setattr(HitLog, "advance", advance)
     served = Running(tmp_path / "hits", kind="native")

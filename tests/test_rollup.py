@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from republish import publishers
 from republish.hits import DropReason, HitRecord, Verdict, encode
 from republish.models import Extracted
-from republish.pixel.log import HitLog
+from republish.pixel.log import HitLog, data_end
 from republish.stats import rollup as rollup_module
 from republish.stats.rollup import rollup
 from republish.stats.worker import RollupWorker
@@ -118,10 +118,13 @@ def test_rollup_is_idempotent_and_incremental(db: Database, tmp_path: Path) -> N
     # A torn trailing line (a crash mid-write) is left for later, not misread.
     [segment] = list((tmp_path / "segments").iterdir())
     line = encode(_human(story, page, "v2"))
-    with segment.open("ab") as handle:
+    end = data_end(segment)  # written as the hit log does: into the zeros ahead
+    with segment.open("r+b") as handle:
+        handle.seek(end)
         handle.write(line[:20])
     assert rollup(db, tmp_path).hits == 0
-    with segment.open("ab") as handle:
+    with segment.open("r+b") as handle:
+        handle.seek(end + 20)
         handle.write(line[20:])
     assert rollup(db, tmp_path).hits == 1
     assert _stats(db)[(story, "citypaper.example")][:2] == (2, 2)

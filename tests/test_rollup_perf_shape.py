@@ -481,6 +481,32 @@ def test_chunks_are_counted_from_several_reads(tmp_path: Path) -> None:
     assert merged == whole.counted[0]
 
 
+def test_an_open_segment_ends_at_the_zeros_written_ahead(db: Database, tmp_path: Path) -> None:
+    """The hit log zeroes space ahead of its data: counting stops at the first NUL, also
+    when the zeros fill whole reads, and goes on from there once lines are written."""
+    (a,) = _stories(db, "daily", 1)
+    records = [
+        HitRecord(MS + n, a, Verdict.HUMAN, DropReason.NONE, _hex(n), f"https://a.example/{n}")
+        for n in range(40)
+    ]
+    lines = b"".join(map(encode, records[:30]))
+    path = tmp_path / "segments" / "a.open"
+    path.parent.mkdir()
+    path.write_bytes(lines + bytes(5000))
+    chunks = list(count_chunks(path, 0, 4096, read_bytes=500))
+    assert sum(c.consumed for c in chunks) == len(lines)
+    assert sum(c.hits for c in chunks) == 30
+    assert not any(c.stuck for c in chunks) and not chunks[-1].more
+    assert rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=2048).hits == 30
+    assert rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=2048).hits == 0
+    with path.open("r+b") as handle:  # the writer goes on into the zeros
+        handle.seek(len(lines))
+        handle.write(b"".join(map(encode, records[30:])))
+    assert rollup(db, tmp_path, clock=T0.timestamp, chunk_bytes=2048).hits == 10
+    with db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.sum(daily_stats.c.views))).scalar() == 40
+
+
 def test_a_line_longer_than_a_read_stops_the_segment_with_an_error(
     db: Database, tmp_path: Path
 ) -> None:

@@ -398,6 +398,7 @@ typedef struct {
     pthread_t writer;
     int seg_fd, seg_sync;         /* the segment the writer appends to (owned by Python) */
     size_t seg_bytes, seg_lines;  /* written since Python last heard */
+    size_t seg_room;              /* bytes of zeros ahead of the data when Python was asked */
     double seg_asked;             /* when Python was last asked for the segment */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1094,14 +1095,17 @@ static void accept_all(Server *s) {
 /* ---------------------------------------------------------------- group commit */
 
 /* With the GIL: tell Python what was written since it last heard, and get the segment to
- * append to (Python seals and opens segments: names, rotation by size and age). */
+ * append to (Python seals and opens segments: names, rotation by size and age) and how far
+ * it is zeroed ahead (Python writes the zeros; the writer asks again before passing them). */
 static void ask_segment(Server *s) {
     PyObject *r = PyObject_CallFunction(s->segment, "nn", (Py_ssize_t)s->seg_bytes,
                                         (Py_ssize_t)s->seg_lines);
     int fd = -1, sync = 1;
-    if (r && PyArg_ParseTuple(r, "ip", &fd, &sync)) {
+    Py_ssize_t room = 0;
+    if (r && PyArg_ParseTuple(r, "ipn", &fd, &sync, &room)) {
         s->seg_fd = fd;
         s->seg_sync = sync;
+        s->seg_room = room > 0 ? (size_t)room : 0;
         s->seg_bytes = s->seg_lines = 0;
     } else {
         PyErr_WriteUnraisable(s->segment);
@@ -1116,6 +1120,7 @@ static void ask_segment(Server *s) {
 /* Append a batch and make it durable (write + fdatasync). Returns 0, or an errno. */
 static int write_batch(Server *s, batch_t *b) {
     if (s->seg_fd < 0 || s->seg_bytes >= SEGMENT_CHECK_BYTES ||
+        s->seg_bytes + b->lines.len > s->seg_room ||
         monotonic_s() - s->seg_asked >= SEGMENT_CHECK_S) {
         PyGILState_STATE g = PyGILState_Ensure();
         ask_segment(s);
@@ -1466,6 +1471,7 @@ static PyObject *Server_serve(Server *s, PyObject *args) {
     s->seg_fd = -1;
     s->seg_sync = 1;
     s->seg_bytes = s->seg_lines = 0;
+    s->seg_room = 0;
     s->seg_asked = 0;
     int one = 1; /* answers are whole writes: never wait for an ACK before sending one */
     setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

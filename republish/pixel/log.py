@@ -6,6 +6,13 @@ Each process writes its own segment, ``<start>-<host>-<pid>-<n>.open``, renamed 
 answered hit. Requests that arrive while a sync is running wait for the next one, which
 then covers all of them at once (group commit): the cost of one sync is shared by a
 batch.
+
+The space ahead of the data is written with zeros before lines go into it (as far ahead
+as the segment holds data already, between 64 KiB and 4 MiB, so an idle segment costs
+little). Appending a batch then changes neither the file's size nor its block map, and its
+``fdatasync`` flushes only the data, with no journal commit (0.17 against 0.22 ms per sync
+on the VM of bench/pixel/notes.md). Lines never hold a NUL byte, so the first NUL in a
+segment marks the end of what was written; sealing cuts the zeros off.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ logger = logging.getLogger("republish.pixel")
 
 OPEN_SUFFIX = ".open"
 SEALED_SUFFIX = ".seg"
+# Zeros are written ahead of the data, as far as the segment holds data already but at
+# least MIN and at most MAX, in one go when less than half of that is left.
+MIN_ZERO_AHEAD_BYTES = 64 * 1024
+MAX_ZERO_AHEAD_BYTES = 4 * 1024 * 1024
+_ZEROS = bytes(MAX_ZERO_AHEAD_BYTES)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -32,6 +44,30 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes | memoryview, offset: int | None = None) -> None:
+    """Write all of ``data`` at the file position, or at ``offset`` (not moving it)."""
+    view = memoryview(data)
+    while view:
+        if offset is None:
+            written = os.write(fd, view)
+        else:
+            written = os.pwrite(fd, view, offset)
+            offset += written
+        view = view[written:]
+
+
+def data_end(path: Path) -> int:
+    """Where the written data of a segment ends: its first NUL byte, or its size."""
+    with path.open("rb") as handle:
+        offset = 0
+        while block := handle.read(1024 * 1024):
+            found = block.find(b"\0")
+            if found >= 0:
+                return offset + found
+            offset += len(block)
+        return offset
 
 
 def host_tag() -> str:
@@ -50,7 +86,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def seal_orphans(directory: Path, host: str | None = None) -> list[Path]:
-    """Rename ``.open`` segments of dead processes on this host to ``.seg``.
+    """Rename ``.open`` segments of dead processes on this host to ``.seg``, cutting off
+    the zeros written ahead of their data.
 
     A crashed writer leaves its segment open; its complete lines are all answered hits
     and stay readable either way, sealing only lets them be removed after rollup.
@@ -66,6 +103,12 @@ def seal_orphans(directory: Path, host: str | None = None) -> list[Path]:
         except ValueError:
             continue
         if pid != os.getpid() and not _pid_alive(pid):
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, data_end(path))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             target = path.with_suffix(SEALED_SUFFIX)
             path.rename(target)
             sealed.append(target)
@@ -114,6 +157,7 @@ class HitLog:
         self._fd: int | None = None
         self._path: Path | None = None
         self._size = 0
+        self._zeroed = 0  # the open segment holds zeros up to here
         self._opened_at = 0.0
         self._counter = 0
         self.written = 0  # lines made durable, for tests and metrics
@@ -144,14 +188,19 @@ class HitLog:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._seal)
         self._executor.shutdown(wait=True)
 
-    def advance(self, written_bytes: int, written_lines: int) -> tuple[int, bool]:
+    def advance(self, written_bytes: int, written_lines: int) -> tuple[int, bool, int]:
         """For a writer that appends to the segment itself (the compiled front in
         :mod:`republish.pixel.native`, from its one writer thread): count what it wrote
         and made durable since the last call, seal the segment and open the next when it
-        is due, and return the descriptor to append to and whether to ``fdatasync``."""
+        is due, and return the descriptor to append to (at its file position), whether to
+        ``fdatasync``, and how many bytes are zeroed ahead (the writer calls again before
+        it writes past them)."""
         self._size += written_bytes
         self.written += written_lines
-        return self._segment(), self.sync
+        fd = self._segment()
+        end = os.lseek(fd, 0, os.SEEK_CUR)
+        self._zero_ahead(fd, end)
+        return fd, self.sync, self._zeroed - end
 
     def report_failure(self, lines: int, error: str) -> None:
         """Log a failed append of ``lines`` hits by such a writer (they are not counted)."""
@@ -194,8 +243,10 @@ class HitLog:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         name = f"{stamp}-{self._host}-{os.getpid()}-{self._counter:06d}{OPEN_SUFFIX}"
         self._path = self.directory / name
-        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        # Not O_APPEND: lines go at the file position, into the zeros written ahead.
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         self._size = 0
+        self._zeroed = 0
         self._opened_at = time.monotonic()
         # The new name must survive a power cut too.
         _fsync_dir(self.directory)
@@ -203,6 +254,8 @@ class HitLog:
     def _seal(self) -> None:
         if self._fd is None or self._path is None:
             return
+        # The file position is where the last write ended, also after a failed one.
+        os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_CUR))
         os.fsync(self._fd)
         os.close(self._fd)
         self._path.rename(self._path.with_suffix(SEALED_SUFFIX))
@@ -223,12 +276,22 @@ class HitLog:
         assert self._fd is not None
         return self._fd
 
+    def _zero_ahead(self, fd: int, end: int) -> None:
+        """Write zeros ahead of ``end`` when less than half the distance is left (the next
+        ``fdatasync`` makes them durable with the data)."""
+        ahead = min(max(end, MIN_ZERO_AHEAD_BYTES), MAX_ZERO_AHEAD_BYTES)
+        if self._zeroed - end >= ahead // 2:
+            return
+        start = max(self._zeroed, end)
+        target = end + ahead
+        _write_all(fd, memoryview(_ZEROS)[: target - start], start)
+        self._zeroed = target
+
     def _write(self, data: bytes, lines: int) -> None:
         fd = self._segment()
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        end = os.lseek(fd, 0, os.SEEK_CUR)
+        self._zero_ahead(fd, end + len(data))
+        _write_all(fd, data)
         if self.sync:
             os.fdatasync(fd)
         self._size += len(data)

@@ -10,9 +10,10 @@ not per request stays in Python and is called from C only when needed:
   URL and CMS-preview verdict (:func:`republish.pixel.core.referer_facts`), each cached in
   C per distinct value (4096 of each, values over 2048 bytes not cached, as in Python);
 - the day's salt (:class:`DailySalts`), once per day;
-- the segment files (:meth:`HitLog.advance`: naming, rotation, sealing), asked at least
-  once a second and once per MiB written, so a segment may pass its size limit by up to
-  1 MiB before it is sealed.
+- the segment files (:meth:`HitLog.advance`: naming, rotation, sealing, zeros written
+  ahead of the data), asked at least once a second, once per MiB written and before a
+  batch would pass the zeros, so a segment may pass its size limit by up to 1 MiB before
+  it is sealed.
 
 The log lines are byte-for-byte those of :class:`HitCore` (tests send the same requests
 through both). Differences from the Python server, all on requests no pixel sends: only

@@ -114,7 +114,8 @@ def count_chunks(
 ) -> Generator[Chunk, None, None]:
     """Count the complete lines of ``path`` from ``offset`` on, in chunks of at most
     ``chunk_bytes`` (each counted from reads of at most ``read_bytes``). The last chunk is
-    the first that meets the end of the file, or a line longer than a read."""
+    the first that meets the end of the written data (the end of the file or its first
+    NUL byte), or a line longer than a read."""
     read_bytes = min(read_bytes, chunk_bytes)
     with path.open("rb") as handle:
         while True:
@@ -124,6 +125,10 @@ def count_chunks(
             while True:
                 handle.seek(offset + consumed)
                 data = handle.read(read_bytes)
+                # An open segment holds zeros ahead of its data (republish.pixel.log).
+                written = data.find(b"\0")
+                if written >= 0:
+                    data = data[:written]
                 used, found, bad = count_lines(data, *counted)
                 consumed, hits, damaged = consumed + used, hits + found, damaged + bad
                 if len(data) < read_bytes:
