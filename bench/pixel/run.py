@@ -1,7 +1,9 @@
 """Pixel throughput and latency: our pixel (durable hit log) against nginx ``empty_gif``
 and a minimal ASGI app returning a GIF, in the same run, on loopback.
 
-Each server is pinned to CPU 0 (``taskset``), the load generator to CPU 1. For every
+Each server is pinned to one CPU (``taskset``), the load generator to the other: the
+servers to the CPU that takes the interrupts of the disk holding the hit log, so that the
+work of a server's syncs is not done on the load generator's CPU. For every
 server: ``wrk`` with keep-alive and with ``Connection: close`` (bounded runs), then
 ``h2load`` at a fixed rate, half of that server's keep-alive maximum, for the p99 latency.
 
@@ -37,6 +39,8 @@ UA = (
 )
 REFERER = "https://citypaper.example/news/2026/ferry-vote"
 CONNECTIONS = 64
+# The CPUs of the servers and of the load generator (set in main, see choose_cpus).
+CPUS = {"server": "0", "load": "1"}
 
 NGINX_CONF = """
 worker_processes 1;
@@ -147,7 +151,7 @@ SERVERS = {
 
 def start(name: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     port = free_port()
-    pin = ["taskset", "-c", "0"]
+    pin = ["taskset", "-c", CPUS["server"]]
     kind, detail = SERVERS[name]
     env = dict(os.environ)
     path = PIXEL_PATH
@@ -206,7 +210,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wrk(port: int, path: str, seconds: int, close: bool) -> tuple[float, str, int]:
-    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
+    command = ["taskset", "-c", CPUS["load"], "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
                "-H", f"User-Agent: {UA}", "-H", f"Referer: {REFERER}"]  # fmt: skip
     if close:
         command += ["-H", "Connection: close"]
@@ -241,7 +245,7 @@ def latency(port: int, path: str, rate: float, seconds: int) -> Latency:
     asked = per_connection * CONNECTIONS
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "latency.tsv"
-        command = ["taskset", "-c", "1", "h2load", "--h1", "-c", str(CONNECTIONS),
+        command = ["taskset", "-c", CPUS["load"], "h2load", "--h1", "-c", str(CONNECTIONS),
                    "--rps", str(per_connection), "-D", str(seconds), "--warm-up-time", "1",
                    f"--log-file={log}", "-H", f"User-Agent: {UA}", "-H", f"Referer: {REFERER}",
                    f"http://127.0.0.1:{port}{path}"]  # fmt: skip
@@ -262,6 +266,53 @@ def latency(port: int, path: str, rate: float, seconds: int) -> Latency:
 
     return Latency(asked, len(times) / seconds, percentile(times, 0.5),
                    percentile(times, 0.99), percentile(corrected, 0.99))  # fmt: skip
+
+
+def _interrupts() -> dict[str, list[int]]:
+    """Interrupts so far per source and CPU, from /proc/interrupts."""
+    lines = Path("/proc/interrupts").read_text().splitlines()
+    cpus = len(lines[0].split())
+    counts = {}
+    for line in lines[1:]:
+        name, _, rest = line.partition(":")
+        fields = rest.split()[:cpus]
+        if len(fields) == cpus and all(field.isdigit() for field in fields):
+            counts[name.strip()] = [int(field) for field in fields]
+    return counts
+
+
+def choose_cpus(directory: Path) -> tuple[str, str, str]:
+    """The server's CPU, the load generator's, and why: the servers go to the CPU that
+    handled most interrupts of the busiest source during 2,000 ``fdatasync``s of a file in
+    ``directory`` (the disk's completion interrupts, whose handling belongs to the server
+    that syncs), the load generator to the other CPU."""
+    before = _interrupts()
+    path = directory / "irq-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(2000):
+            os.write(fd, b"x" * 200)
+            os.fdatasync(fd)
+    finally:
+        os.close(fd)
+        path.unlink()
+    after = _interrupts()
+    deltas = {
+        name: [now - then for now, then in zip(after[name], before[name], strict=True)]
+        for name in after
+        if name in before
+    }
+    source, per_cpu = max(deltas.items(), key=lambda item: sum(item[1]))
+    if sum(per_cpu) < 2000 or len(per_cpu) < 2:
+        return "0", "1", "no disk interrupts seen (servers on CPU 0)"
+    server = max(range(len(per_cpu)), key=per_cpu.__getitem__)
+    load = 1 if server == 0 else 0
+    return (
+        str(server),
+        str(load),
+        f"2,000 fdatasyncs in the hit log's directory raised {sum(per_cpu):,} interrupts of "
+        f"source {source}, {per_cpu[server]:,} of them on CPU {server}",
+    )
 
 
 def machine() -> str:
@@ -298,6 +349,12 @@ def main() -> None:
         help="also measure every server's latency at this same offered rate (req/s)",
     )
     parser.add_argument("--only", help="only the servers whose name matches this regex (and nginx)")
+    parser.add_argument(
+        "--server-cpu",
+        type=int,
+        choices=(0, 1),
+        help="pin the servers to this CPU (default: the one that takes the disk's interrupts)",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "h2load", "nginx", "taskset"):
         if shutil.which(tool) is None:
@@ -319,6 +376,12 @@ def main() -> None:
     common: dict[str, Latency] = {}
     counted: dict[str, str] = {name: "" for name in names}
     with tempfile.TemporaryDirectory() as root:
+        server_cpu, load_cpu, why = choose_cpus(Path(root))
+        if args.server_cpu is not None:
+            server_cpu, load_cpu = str(args.server_cpu), str(1 - args.server_cpu)
+            why = "chosen with --server-cpu"
+        CPUS.update(server=server_cpu, load=load_cpu)
+        print(f"servers on CPU {server_cpu}, load generator on CPU {load_cpu}: {why}", flush=True)
         running = {}
         try:
             for name in names:
@@ -359,10 +422,12 @@ def main() -> None:
         f"--rounds {args.rounds} --write`  ",
         f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  ",
         f"Machine: {machine()}; load average at start {load}  ",
-        f"Load: wrk -t1 -c{CONNECTIONS} pinned to CPU 1, each server pinned to CPU 0, "
+        f"Load: wrk -t1 -c{CONNECTIONS} pinned to CPU {load_cpu}, each server pinned to CPU "
+        f"{server_cpu} ({why}), "
         f"{args.seconds} s per run, round-robin over the servers, best of {args.rounds} "
         f"rounds; latency: h2load (HTTP/1.1, {CONNECTIONS} keep-alive connections, one "
-        "request in flight on each, pinned to CPU 1, 1 s warm-up) at a fixed rate, half the "
+        f"request in flight on each, pinned to CPU {load_cpu}, 1 s warm-up) at a fixed rate, "
+        "half the "
         f"server's best keep-alive rate, and at a common {args.common_rate:,.0f} req/s for "
         "every server; p99 corrected: with HdrHistogram's coordinated-omission correction "
         "for the requests a late response held back. "
