@@ -309,6 +309,22 @@ def test_segments_rotate_and_no_line_is_lost(tmp_path: Path) -> None:
     assert len(segments) >= 2 and all(p.suffix == ".seg" for p in segments)
     assert [r.story_id for r in served.records()] == [f"n{i}" for i in range(sent)]
     assert served.native.log.written == sent
+    # One request at a time: each was a batch of its own, timed once.
+    times = served.native.durable_times()
+    assert len(times) == 24 and sum(times) == sent
+    assert f"{sent:,} batches made durable" in served.native.summary()
+
+
+def test_summary_reads_the_durable_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    front = native.NativePixelServer(tmp_path)
+    assert front.summary() == "0 hits recorded, 0 requests refused."
+    times = [0] * 24
+    times[7], times[9], times[14] = 90, 9, 1  # 128-256 µs, 512-1024 µs, 16-32 ms
+    monkeypatch.setattr(front, "durable_times", lambda: times)
+    assert front.summary() == (
+        "0 hits recorded, 0 requests refused; 100 batches made durable, half within 256 µs, "
+        "99% within 1.024 ms, the longest within 32.768 ms."
+    )
 
 
 def test_a_failed_write_is_reported_and_still_answered(

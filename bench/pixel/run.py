@@ -177,8 +177,10 @@ def start(name: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, str]:
         command = [*pin, PYTHON, "-m", "republish", "pixel", "--port", str(port),
                    "--server", detail]  # fmt: skip
         env["REPUBLISH_HIT_LOG_DIR"] = str(tmp / "hits")
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    # The pixel's own servers say at stop how long batches took to become durable.
+    with (tmp / "stdout.txt").open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
     wait_for(port)
     return process, port, path
 
@@ -375,6 +377,7 @@ def main() -> None:
     half: dict[str, Latency] = {}
     common: dict[str, Latency] = {}
     counted: dict[str, str] = {name: "" for name in names}
+    stopped: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as root:
         server_cpu, load_cpu, why = choose_cpus(Path(root))
         if args.server_cpu is not None:
@@ -413,6 +416,9 @@ def main() -> None:
                 segments = (tmp / "hits" / "segments").iterdir()
                 lines = sum(p.read_bytes().count(b"\n") for p in segments)
                 counted[name] = f"{lines} hits in the log"
+            for line in (tmp / "stdout.txt").read_text(errors="replace").splitlines():
+                if line.startswith("Stopped: "):
+                    stopped[name] = line.removeprefix("Stopped: ")
     nginx = names[0]
     nginx_keep, nginx_close = best[nginx]
     lines = [
@@ -479,6 +485,8 @@ def main() -> None:
             f"{latency_verdict}); p99 at the common {args.common_rate:,.0f} req/s "
             f"{common[name].p99:.2f} ms against nginx's {common[nginx].p99:.2f} ms.  "
         )
+    for name, line in stopped.items():
+        lines.append(f"{name}, over the whole measurement: {line}  ")
     near = [name for name in names[1:] if abs(best[name][1] / nginx_close - 1) <= 0.10]
     if near:
         lines.append(

@@ -43,10 +43,12 @@ def pixel(ctx: click.Context, host: str, port: int, server_name: str) -> None:
         from republish.pixel import native
 
         if native.available():
+            front = native.NativePixelServer.from_settings(settings)
             try:
-                native.run(native.NativePixelServer.from_settings(settings), host, port)
+                native.run(front, host, port)
             except OSError as exc:
                 raise click.ClickException(f"cannot serve the pixel: {exc}") from None
+            click.echo(f"Stopped: {front.summary()}")
             return
         click.echo("The compiled front is not built here; serving with the builtin server.")
         server_name = "builtin"

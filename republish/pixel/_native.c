@@ -39,6 +39,7 @@
 #define READ_CAP (MAX_HEAD + 4096)
 #define MAX_CACHED 2048        /* longer Referers and User-Agents are not cached (as core.py) */
 #define CACHE_ENTRIES 4096
+#define DURABLE_BUCKETS 24     /* batches by time to durable: [2^b, 2^(b+1)) µs, up to 16 s */
 #define CACHE_SLOTS 8192
 #define MAX_OWED 256           /* a connection with this many unanswered hits is not read */
 #define MAX_OUT 65536          /* nor one whose unsent answers reach this many bytes */
@@ -406,6 +407,9 @@ typedef struct {
     PyObject *err_type, *err_value, *err_tb; /* raised by serve() once stopped */
     PyThreadState *save;
     unsigned long long requests, bad_requests;
+    /* Batches made durable, by how long that took: bucket b counts [2^b, 2^(b+1)) µs, the
+     * last one everything longer. Written by the writer thread, read by durable_times(). */
+    unsigned long long durable_us[DURABLE_BUCKETS];
 } Server;
 
 /* The loop runs without the GIL; it takes it only to call into Python. */
@@ -1117,8 +1121,24 @@ static void ask_segment(Server *s) {
 #define SEGMENT_CHECK_BYTES (1u << 20) /* Python hears of the segment's growth this often */
 #define SEGMENT_CHECK_S 1.0            /* or at least this often, while hits come in */
 
+static void count_durable(Server *s, double seconds) {
+    double us = seconds * 1e6;
+    int bucket = 0;
+    while (bucket < DURABLE_BUCKETS - 1 && us >= (double)(2ull << bucket)) bucket++;
+    __atomic_fetch_add(&s->durable_us[bucket], 1, __ATOMIC_RELAXED);
+}
+
 /* Append a batch and make it durable (write + fdatasync). Returns 0, or an errno. */
+static int write_batch_timed(Server *s, batch_t *b);
+
 static int write_batch(Server *s, batch_t *b) {
+    double started = monotonic_s();
+    int error = write_batch_timed(s, b);
+    if (!error) count_durable(s, monotonic_s() - started);
+    return error;
+}
+
+static int write_batch_timed(Server *s, batch_t *b) {
     if (s->seg_fd < 0 || s->seg_bytes >= SEGMENT_CHECK_BYTES ||
         s->seg_bytes + b->lines.len > s->seg_room ||
         monotonic_s() - s->seg_asked >= SEGMENT_CHECK_S) {
@@ -1550,6 +1570,21 @@ static PyObject *Server_counts(Server *s, PyObject *unused) {
     return Py_BuildValue("(KK)", s->requests, s->bad_requests);
 }
 
+static PyObject *Server_durable_times(Server *s, PyObject *unused) {
+    PyObject *t = PyTuple_New(DURABLE_BUCKETS);
+    if (!t) return NULL;
+    for (int i = 0; i < DURABLE_BUCKETS; i++) {
+        PyObject *n = PyLong_FromUnsignedLongLong(
+            __atomic_load_n(&s->durable_us[i], __ATOMIC_RELAXED));
+        if (!n) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, n);
+    }
+    return t;
+}
+
 static PyMethodDef Server_methods[] = {
     {"serve", (PyCFunction)Server_serve, METH_VARARGS,
      "serve(listen_fd, wake_fd=-1): answer on the listening socket until stop()."},
@@ -1557,6 +1592,8 @@ static PyMethodDef Server_methods[] = {
      "Begin a graceful stop (from any thread or a signal handler)."},
     {"counts", (PyCFunction)Server_counts, METH_NOARGS,
      "(requests recorded, requests refused as bad) so far."},
+    {"durable_times", (PyCFunction)Server_durable_times, METH_NOARGS,
+     "Batches made durable so far, by time taken: item b counts [2**b, 2**(b+1)) µs (item 0 from 0, the last one up)."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject ServerType = {

@@ -128,6 +128,36 @@ class NativePixelServer(PixelFront):
         recorded, refused = self._front.counts()
         return int(recorded), int(refused)
 
+    def durable_times(self) -> list[int]:
+        """Batches made durable so far, by the time it took (the segment, the write and
+        the ``fdatasync``): item ``b`` counts those of ``2**b`` to ``2**(b+1)``
+        microseconds (item 0 from 0, the last item everything longer)."""
+        return [int(n) for n in self._front.durable_times()]
+
+    def summary(self) -> str:
+        """One line on what was served: hits recorded, and how long batches took to
+        become durable (upper bounds, from :meth:`durable_times`)."""
+        recorded, refused = self.counts()
+        line = f"{recorded:,} hits recorded, {refused:,} requests refused"
+        times = self.durable_times()
+        total = sum(times)
+        if not total:
+            return line + "."
+
+        def within(share: float) -> str:
+            seen = 0
+            for bucket, count in enumerate(times):
+                seen += count
+                if seen >= share * total:
+                    return _duration(2 ** (bucket + 1))
+            return _duration(2 ** len(times))
+
+        longest = max(bucket for bucket, count in enumerate(times) if count)
+        return (
+            f"{line}; {total:,} batches made durable, half within {within(0.5)}, "
+            f"99% within {within(0.99)}, the longest within {_duration(2 ** (longest + 1))}."
+        )
+
     def stop(self) -> None:
         """Begin a graceful stop: from any thread, a signal handler, or before serve."""
         self._front.stop()
@@ -161,6 +191,14 @@ class NativePixelServer(PixelFront):
             self.log.close_now()
             if own:
                 sock.close()
+
+
+def _duration(microseconds: int) -> str:
+    if microseconds < 1000:
+        return f"{microseconds} µs"
+    if microseconds < 1_000_000:
+        return f"{microseconds / 1000:g} ms"
+    return f"{microseconds / 1_000_000:g} s"
 
 
 def run(server: NativePixelServer, host: str, port: int) -> None:
