@@ -114,6 +114,13 @@ def decode(line: bytes) -> HitRecord | None:
         return None
 
 
+def written(data: bytes) -> bytes:
+    """``data`` up to its first NUL byte: what is written of a segment, without the zeros
+    ahead of its data."""
+    end = data.find(b"\0")
+    return data if end < 0 else data[:end]
+
+
 def read_records(data: bytes) -> tuple[list[HitRecord], int, int]:
     """Decode every complete line in ``data``.
 
@@ -121,8 +128,7 @@ def read_records(data: bytes) -> tuple[list[HitRecord], int, int]:
     partial line is left for the next read) and the number of damaged lines skipped. The
     data ends at its first NUL byte, if any (the zeros ahead of an open segment's data).
     """
-    written = data.find(b"\0")
-    end = (data if written < 0 else data[:written]).rfind(b"\n") + 1
+    end = written(data).rfind(b"\n") + 1
     records: list[HitRecord] = []
     damaged = 0
     for line in data[:end].splitlines():

@@ -1129,16 +1129,7 @@ static void count_durable(Server *s, double seconds) {
 }
 
 /* Append a batch and make it durable (write + fdatasync). Returns 0, or an errno. */
-static int write_batch_timed(Server *s, batch_t *b);
-
 static int write_batch(Server *s, batch_t *b) {
-    double started = monotonic_s();
-    int error = write_batch_timed(s, b);
-    if (!error) count_durable(s, monotonic_s() - started);
-    return error;
-}
-
-static int write_batch_timed(Server *s, batch_t *b) {
     if (s->seg_fd < 0 || s->seg_bytes >= SEGMENT_CHECK_BYTES ||
         s->seg_bytes + b->lines.len > s->seg_room ||
         monotonic_s() - s->seg_asked >= SEGMENT_CHECK_S) {
@@ -1173,7 +1164,9 @@ static void *writer_main(void *arg) {
         batch_t *b = &s->batches[1 - s->filling];
         pthread_mutex_unlock(&s->mu);
         if (b->n_lines) {
+            double started = monotonic_s();
             int error = write_batch(s, b);
+            if (!error) count_durable(s, monotonic_s() - started);
             if (error) { /* reported; the answers still go out (the pixel always answers) */
                 PyGILState_STATE g = PyGILState_Ensure();
                 PyObject *r = PyObject_CallFunction(s->failed, "ns", (Py_ssize_t)b->n_lines,

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from republish.hits import written
+
 logger = logging.getLogger("republish.pixel")
 
 OPEN_SUFFIX = ".open"
@@ -63,10 +65,10 @@ def data_end(path: Path) -> int:
     with path.open("rb") as handle:
         offset = 0
         while block := handle.read(1024 * 1024):
-            found = block.find(b"\0")
-            if found >= 0:
-                return offset + found
-            offset += len(block)
+            data = written(block)
+            offset += len(data)
+            if len(data) < len(block):
+                break
         return offset
 
 

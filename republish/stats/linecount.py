@@ -24,7 +24,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import NamedTuple
 
-from republish.hits import FORMAT_VERSION, Verdict
+from republish.hits import FORMAT_VERSION, Verdict, written
 
 VERSION = FORMAT_VERSION.encode()
 HUMAN = Verdict.HUMAN.value.encode()
@@ -124,11 +124,8 @@ def count_chunks(
             more = stuck = False
             while True:
                 handle.seek(offset + consumed)
-                data = handle.read(read_bytes)
                 # An open segment holds zeros ahead of its data (republish.pixel.log).
-                written = data.find(b"\0")
-                if written >= 0:
-                    data = data[:written]
+                data = written(handle.read(read_bytes))
                 used, found, bad = count_lines(data, *counted)
                 consumed, hits, damaged = consumed + used, hits + found, damaged + bad
                 if len(data) < read_bytes:
