@@ -1,6 +1,7 @@
 """A background thread that does one job every few seconds until it is stopped.
 
-The in-process rollup and the source scheduler under ``republish serve`` are both one.
+The in-process rollup, the notification sender and the source scheduler under
+``republish serve`` are each one.
 A failing pass must never end the thread (a database outage passes); subclasses catch
 what their pass raises and keep the one-line reason from :func:`error_line`.
 """
@@ -20,6 +21,7 @@ class Periodic:
 
     ``tick_first``: tick at once on start (else after the first interval).
     ``tick_last``: tick once more on :meth:`stop`, so a graceful stop leaves nothing behind.
+    :meth:`wake` asks for a tick now instead of at the end of the interval.
     """
 
     def __init__(self, name: str, interval_s: float, *, tick_first: bool, tick_last: bool) -> None:
@@ -27,6 +29,7 @@ class Periodic:
         self._tick_first = tick_first
         self._tick_last = tick_last
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by wake() and stop(): end the current wait
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def tick(self) -> None:
@@ -37,16 +40,28 @@ class Periodic:
         """Start ticking in the background."""
         self._thread.start()
 
+    def wake(self) -> None:
+        """Tick as soon as the pass in progress (if any) is done; a no-op once stopped.
+
+        Wakes that come during a pass are one tick, not one each.
+        """
+        self._wake.set()
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop after the pass in progress (and the last one, with ``tick_last``)."""
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
         if self._tick_first:
             self.tick()
-        while not self._stop.wait(self.interval_s):
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             self.tick()
         if self._tick_last:
             self.tick()

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from republish.cli import cli
 from republish.store import notifications as store
 from republish.store.db import Database
+from republish.store.schema import daily_stats
 from tests.servers import LoopbackServer
 from tests.test_notify import PAGE, Receiver, view, write_hits
 
@@ -126,3 +134,73 @@ def test_rollup_command_delivers_what_it_queued(
     code, out, _ = _run(env, "notify", "deliver")
     assert code == 0 and out == ""
     assert len(receiver.received) == 1
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _views(db: Database) -> int:
+    with db.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(daily_stats.c.views), 0))
+            ).scalar_one()
+        )
+
+
+def _rename(db: Database, old: str, new: str) -> None:
+    with db.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+def test_rollup_watch_outlives_a_failing_database_and_stops_on_sigterm(
+    cli_env: dict[str, str], db: Database, story_id: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    """``republish rollup --watch`` (the rollup process of its own): a pass that fails is
+    reported and retried, the hits wait in the log; SIGTERM ends it after a last pass."""
+    env = cli_env | {"REPUBLISH_HIT_LOG_DIR": str(tmp_path)}
+    _run(env, "notify", "add", "--publisher", "daily", "--webhook", receiver.url)
+    write_hits(tmp_path, [view(story_id, PAGE)])
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "republish", "rollup", "--watch", "0.1"],
+            env=os.environ | env, stdout=out, stderr=err,
+        )  # fmt: skip
+    try:
+        assert _until(lambda: _views(db) == 1), err_path.read_text()
+        assert _until(lambda: len(receiver.received) == 1), "the new republisher was not sent"
+        _rename(db, "daily_stats", "daily_stats_away")  # every pass now fails
+        try:
+            write_hits(tmp_path, [view(story_id, PAGE, visitor="v2"), view(story_id, PAGE)])
+            assert _until(lambda: "rollup failed, will retry" in err_path.read_text())
+            assert process.poll() is None, "a failed pass ended the process"
+        finally:
+            _rename(db, "daily_stats_away", "daily_stats")
+        assert _until(lambda: _views(db) == 3), err_path.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, err_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    out_text = out_path.read_text()
+    assert "Rolling up" in out_text and "Rolled up 2 hits" in out_text
+    assert "Notifications: 1 sent, 0 failed." in out_text
+    [stopped] = [line for line in out_text.splitlines() if line.startswith("Stopped after")]
+    assert "failed)" in stopped and "(0 failed)" not in stopped
+    assert "Stopping after a last pass (SIGTERM)." in err_path.read_text()
+    assert _views(db) == 3 and len(receiver.received) == 1
+
+
+def test_rollup_watch_refuses_a_bad_interval(cli_env: dict[str, str]) -> None:
+    for bad in ("0", "-1", "soon"):
+        result = CliRunner().invoke(cli, ["rollup", "--watch", bad], env=cli_env)
+        assert result.exit_code == 2
+        assert "Invalid value for '--watch'" in result.stderr

@@ -1,9 +1,15 @@
 """The app's in-process rollup: started with a mounted pixel, a final pass at shutdown
-that counts every hit and delivers the notifications it queued; off with interval 0."""
+that counts every hit and delivers the notifications it queued; off with interval 0.
+Notifications go out from a thread of their own, woken by each pass: a receiver that
+hangs does not hold the counting."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,7 +20,7 @@ from republish.pixel.app import PixelApp
 from republish.store.db import Database
 from republish.store.schema import daily_stats
 from republish.web.app import create_app
-from tests.servers import LoopbackServer
+from tests.servers import LoopbackServer, Response
 from tests.test_notify import PAGE, Receiver
 from tests.webclient import WebClient
 
@@ -80,3 +86,48 @@ def test_a_failing_after_pass_step_does_not_stop_the_worker(db: Database, tmp_pa
     worker.start()
     worker.stop()
     assert worker.passes == 1 and len(calls) == 1 and calls[0] is not None
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_hanging_receiver_does_not_hold_the_rollup(
+    settings: Settings, db: Database, story_id: str, tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    release = threading.Event()
+    arrived: list[bytes] = []
+
+    def hanging(handler: BaseHTTPRequestHandler) -> Response:
+        arrived.append(handler.rfile.read(int(handler.headers.get("Content-Length", "0"))))
+        release.wait(30)  # as a receiver taking its whole timeout would
+        return Response(200, b"{}", {"Content-Type": "application/json"})
+
+    add_target(db, settings, "daily", webhook=http_server.route("/hooks/slow", hanging))
+    # The webhook client gives a receiver 10 s (webhook.TIMEOUT_S); the counting must not wait.
+    configured = settings.replace(
+        rollup_interval_s=0.05, hit_log_dir=str(tmp_path), fetch_timeout_s=60.0
+    )
+    app = create_app(configured, database=db, pixel=PixelApp.from_settings(configured))
+    other = {**READER, "Referer": "https://second-paper.example/reprint"}
+    try:
+        with WebClient(app) as web:
+            assert web.get(f"/p/{story_id}.gif", headers=READER).status_code == 200
+            # The first pass queues the new republisher, and the sender is now stuck in it.
+            assert _until(lambda: len(arrived) == 1), "the notification was not sent"
+            for _ in range(3):
+                assert web.get(f"/p/{story_id}.gif", headers=other).status_code == 200
+            counted = _until(lambda: _views(db).get("second-paper.example") == 3, 4.0)
+            assert counted, f"the rollup waited for the receiver: {_views(db)}"
+            assert app.state.delivery_worker.passes == 0  # still in its first send
+            release.set()
+    finally:
+        release.set()
+    # The sender's final pass sends the second republisher's notification.
+    sites = {json.loads(body)["site"] for body in arrived}
+    assert sites == {"citypaper.example", "second-paper.example"}

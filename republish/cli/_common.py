@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
@@ -64,3 +69,27 @@ def open_db(settings: Settings, *, check: bool = True) -> Database:
     if check:
         db.check_schema()
     return db
+
+
+@contextmanager
+def stop_on_signals(current: str) -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM (handlers restored afterwards); a second signal
+    raises KeyboardInterrupt. ``current`` names what finishes first ("the current poll")."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals can only be handled on the main thread
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        del frame
+        if stop.is_set():  # a second signal: stop now
+            raise KeyboardInterrupt
+        click.echo(f"Stopping after {current} ({signal.Signals(signum).name}).", err=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

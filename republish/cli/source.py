@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 
 import click
 
 from republish.cli import cli
-from republish.cli._common import get_settings, open_db
+from republish.cli._common import get_settings, open_db, stop_on_signals
 from republish.ingest.poll import PollSummary
 from republish.ingest.schedule import (
     DEFAULT_INTERVAL_S,
@@ -149,29 +144,6 @@ def remove(ctx: click.Context, source_id: int) -> None:
     click.echo(f"Removed source {source_id}.")
 
 
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM (handlers restored afterwards)."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signals can only be handled on the main thread
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        del frame
-        if stop.is_set():  # a second signal: stop now
-            raise KeyboardInterrupt
-        click.echo(f"Stopping after the current poll ({signal.Signals(signum).name}).", err=True)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 @cli.command("watch")
 @click.option("--publisher", "publisher_slug", help="Only this publisher's sources.")
 @click.option("--once", is_flag=True, help="Poll the sources that are due, then exit.")
@@ -206,7 +178,7 @@ def watch(ctx: click.Context, publisher_slug: str | None, once: bool, concurrenc
             failures += 1
             click.echo(f"Error: {where}: {error}", err=True)
 
-    with stop_on_signals() as stop:
+    with stop_on_signals("the current poll") as stop:
         while not stop.is_set():
             polled = poll_due(
                 db, settings, publisher_id=publisher_id, concurrency=concurrency, report=report

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from republish.cli import cli
-from republish.cli._common import get_settings, open_db
+from republish.cli._common import get_settings, open_db, stop_on_signals
 from republish.cli.notify import echo_delivery
+from republish.config import Settings
 from republish.stats import queries
+from republish.stats.rollup import RollupResult
 from republish.stats.rollup import rollup as run_rollup
+from republish.store.db import Database
 from republish.store.publishers import get_publisher
 
 
@@ -25,9 +27,11 @@ from republish.store.publishers import get_publisher
 @click.option(
     "--watch",
     "interval_s",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Keep running, rolling up every N seconds (for a separate rollup process).",
+    metavar="SECONDS",
+    help="Keep running, rolling up every SECONDS (for a rollup process of its own); "
+    "stops on Ctrl+C or SIGTERM after a last pass.",
 )
 @click.option(
     "--retention-days",
@@ -44,20 +48,57 @@ def rollup(ctx: click.Context, interval_s: float | None, retention_days: int) ->
     settings = get_settings(ctx)
     db = open_db(settings)
     log_dir = Path(settings.hit_log_dir)
-    while True:
-        result = run_rollup(db, log_dir, retention=timedelta(days=retention_days))
-        click.echo(
-            f"Rolled up {result.hits} hits from {result.segments_read} segments"
-            + (f", skipped {result.damaged} damaged lines" if result.damaged else "")
-            + (f", removed {result.segments_removed} old segments" if result.segments_removed
-               else "")
-            + "."
-        )  # fmt: skip
-        # Notifications for new republishers were queued with the counts; send them now.
-        echo_delivery(deliver_due(db, settings))
-        if interval_s is None:
-            return
-        time.sleep(interval_s)
+    retention = timedelta(days=retention_days)
+    if interval_s is not None:
+        _watch(db, settings, log_dir, retention, interval_s)
+        return
+    click.echo(_rolled_up(run_rollup(db, log_dir, retention=retention)))
+    # Notifications for new republishers were queued with the counts; send them now.
+    echo_delivery(deliver_due(db, settings))
+
+
+def _rolled_up(result: RollupResult) -> str:
+    return (
+        f"Rolled up {result.hits} hits from {result.segments_read} segments"
+        + (f", skipped {result.damaged} damaged lines" if result.damaged else "")
+        + (f", removed {result.segments_removed} old segments" if result.segments_removed
+           else "")
+        + "."
+    )  # fmt: skip
+
+
+def _watch(
+    db: Database, settings: Settings, log_dir: Path, retention: timedelta, interval_s: float
+) -> None:
+    """Roll up every ``interval_s`` until a signal, in the workers ``republish serve`` runs:
+    a failed pass (the database down) is reported and retried, never the end of the process;
+    notifications go out from a thread of their own."""
+    from republish.notify.worker import DeliveryWorker
+    from republish.stats.worker import RollupWorker
+
+    sender = DeliveryWorker(db, settings, interval_s=max(interval_s, 30.0), on_result=echo_delivery)
+
+    def after_pass(result: RollupResult | None) -> None:
+        if result is not None and (result.hits or result.damaged or result.segments_removed):
+            click.echo(_rolled_up(result))
+        sender.wake()
+
+    worker = RollupWorker(
+        db,
+        log_dir,
+        interval_s=interval_s,
+        retention=retention,
+        after_pass=after_pass,
+        tick_first=True,
+    )
+    click.echo(f"Rolling up {log_dir} every {interval_s:g} s (Ctrl+C or SIGTERM to stop).")
+    with stop_on_signals("a last pass") as stop:
+        sender.start()
+        worker.start()
+        stop.wait()
+        worker.stop()
+        sender.stop()
+    click.echo(f"Stopped after {worker.passes} passes ({worker.failures} failed).")
 
 
 @cli.command()

@@ -30,10 +30,11 @@ class RollupWorker(Periodic):
         interval_s: float = 5.0,
         retention: timedelta = timedelta(days=7),
         after_pass: Callable[[RollupResult | None], object] | None = None,
+        tick_first: bool = False,
     ) -> None:
-        super().__init__("rollup", interval_s, tick_first=False, tick_last=True)
+        super().__init__("rollup", interval_s, tick_first=tick_first, tick_last=True)
         self.db = db
-        # Called after every pass, failed ones too (e.g. delivering queued notifications).
+        # Called after every pass, failed ones too (e.g. waking the notification sender).
         self.after_pass = after_pass
         self.log_dir = log_dir
         self.retention = retention

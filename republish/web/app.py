@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from republish.config import Settings
 from republish.ingest.schedule import SourceScheduler
-from republish.notify import deliver_due
+from republish.notify.worker import DeliveryWorker
 from republish.pixel.app import PixelApp
 from republish.stats.worker import RollupWorker
 from republish.store.db import Database
@@ -117,16 +117,21 @@ def openapi_json(request: Request) -> Response:
     return json_response(openapi())
 
 
-def _rollup_worker(settings: Settings, db: Database, pixel: PixelApp | None) -> RollupWorker | None:
-    """The in-process rollup (then notification delivery) for a mounted pixel, if enabled."""
+def _workers(
+    settings: Settings, db: Database, pixel: PixelApp | None
+) -> tuple[RollupWorker, DeliveryWorker] | None:
+    """The in-process rollup for a mounted pixel, if enabled, and the notification sender
+    it wakes after each pass (its own thread: a slow receiver must not hold the counting)."""
     if pixel is None or settings.rollup_interval_s <= 0:
         return None
-    return RollupWorker(
+    sender = DeliveryWorker(db, settings, interval_s=max(settings.rollup_interval_s, 30.0))
+    rollup = RollupWorker(
         db,
         pixel.log_dir,
         interval_s=settings.rollup_interval_s,
-        after_pass=lambda _result: deliver_due(db, settings),
+        after_pass=lambda _result: sender.wake(),
     )
+    return rollup, sender
 
 
 def create_app(
@@ -144,8 +149,9 @@ def create_app(
     closed at shutdown); the schema is checked at startup. ``pixel``, when given, answers
     ``/p/{story_id}.gif`` in this app and is started and stopped with it (``republish
     serve`` does this; ``republish pixel`` serves it alone instead); with it, a
-    :class:`RollupWorker` rolls hits up and delivers notifications every
-    ``settings.rollup_interval_s`` (0: not at all), with a final pass at shutdown.
+    :class:`RollupWorker` rolls hits up every ``settings.rollup_interval_s`` (0: not at
+    all) and wakes a :class:`DeliveryWorker`, which sends the notifications a pass queued
+    in a thread of its own; both make a final pass at shutdown.
     With ``poll_sources``, a :class:`SourceScheduler` polls the registered story sources
     when they are due (``settings.poll_concurrency`` at a time) until shutdown.
     """
@@ -158,10 +164,12 @@ def create_app(
             await run_in_threadpool(db.check_schema)
             if pixel is not None:
                 await pixel.startup()
-            worker = _rollup_worker(settings, db, pixel)
-            app.state.rollup_worker = worker
-            if worker is not None:
-                worker.start()
+            workers = _workers(settings, db, pixel)
+            app.state.rollup_worker = None if workers is None else workers[0]
+            app.state.delivery_worker = None if workers is None else workers[1]
+            if workers is not None:
+                for worker in workers:
+                    worker.start()
             scheduler = None
             if poll_sources:
                 scheduler = SourceScheduler(db, settings, concurrency=settings.poll_concurrency)
@@ -174,9 +182,11 @@ def create_app(
                     await run_in_threadpool(scheduler.stop)
                 if pixel is not None:
                     await pixel.shutdown()
-                if worker is not None:
-                    # After the pixel sealed its segment: the final pass counts every hit.
-                    await run_in_threadpool(worker.stop)
+                if workers is not None:
+                    # After the pixel sealed its segment: the final pass counts every hit,
+                    # then the sender's last pass sends what that pass queued.
+                    for worker in workers:
+                        await run_in_threadpool(worker.stop)
         finally:
             if owns_db:
                 db.dispose()

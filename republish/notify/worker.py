@@ -1,0 +1,57 @@
+"""Notification delivery in a thread of its own, so a slow receiver never holds a rollup.
+
+A webhook or SMTP server may take its whole timeout to answer, once per queued
+notification; on the rollup's thread that would hold back the counting of hits. The
+rollup wakes this worker after each pass instead, and it also sends on its own every
+``interval_s`` (a failed send's retry comes due without any new hit).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from republish.config import Settings
+from republish.notify.deliver import DeliveryResult, deliver_due
+from republish.periodic import Periodic, error_line
+from republish.store.db import Database
+
+logger = logging.getLogger("republish.notify")
+
+
+class DeliveryWorker(Periodic):
+    """``start()``, ``wake()`` after each rollup, ``stop()`` (which sends once more)."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        interval_s: float = 30.0,
+        on_result: Callable[[DeliveryResult], object] | None = None,
+    ) -> None:
+        super().__init__("notify", interval_s, tick_first=False, tick_last=True)
+        self.db = db
+        self.settings = settings
+        # Called with each pass's result (``republish rollup --watch`` prints it).
+        self.on_result = on_result
+        self.passes = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def tick(self) -> None:
+        """Send what is due; a database outage is logged and retried on the next tick."""
+        try:
+            result = deliver_due(self.db, self.settings)
+        except Exception as exc:  # an outage must not kill the worker
+            self.failures += 1
+            self.last_error = error_line(exc)
+            logger.warning("notification delivery failed, will retry: %s", self.last_error)
+            return
+        self.passes += 1
+        self.last_error = None
+        if self.on_result is not None:
+            try:
+                self.on_result(result)
+            except Exception as exc:  # nor may reporting the result
+                logger.warning("reporting a delivery failed: %s", error_line(exc))
