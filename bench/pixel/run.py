@@ -230,6 +230,39 @@ class Latency(NamedTuple):
     p50: float  # ms
     p99: float
     p99_corrected: float  # with the coordinated-omission correction
+    stolen: float  # share of the CPUs' time the hypervisor took during the run, %
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, all) ticks of every CPU so far, from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu "):
+            values = [int(value) for value in line.split()[1:9]]
+            return values[7], sum(values)
+    return 0, 0
+
+
+def realtime_prefix() -> list[str]:
+    """``chrt -f 10`` where it works (root, or CAP_SYS_NICE): h2load then runs before any
+    other process on its CPU, so its own scheduling delays stay out of the latencies it
+    measures (bench/pixel/stalls.py showed them there); else nothing."""
+    if shutil.which("chrt") is None:
+        return []
+    probe = subprocess.run(["chrt", "-f", "10", "true"], capture_output=True)
+    return ["chrt", "-f", "10"] if probe.returncode == 0 else []
+
+
+REALTIME: list[str] = []  # set in main
+
+
+def h2load_command(port: int, path: str, per_connection: int, seconds: int, log: Path) -> list[str]:
+    """h2load over CONNECTIONS keep-alive connections, ``per_connection`` requests a second
+    on each, pinned to the load generator's CPU (at the REALTIME priority), logging each
+    request's start, status and time to ``log``."""
+    return [*REALTIME, "taskset", "-c", CPUS["load"], "h2load", "--h1", "-c", str(CONNECTIONS),
+            "--rps", str(per_connection), "-D", str(seconds), "--warm-up-time", "1",
+            f"--log-file={log}", "-H", f"User-Agent: {UA}", "-H", f"Referer: {REFERER}",
+            f"http://127.0.0.1:{port}{path}"]  # fmt: skip
 
 
 def latency(port: int, path: str, rate: float, seconds: int) -> Latency:
@@ -247,11 +280,10 @@ def latency(port: int, path: str, rate: float, seconds: int) -> Latency:
     asked = per_connection * CONNECTIONS
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "latency.tsv"
-        command = ["taskset", "-c", CPUS["load"], "h2load", "--h1", "-c", str(CONNECTIONS),
-                   "--rps", str(per_connection), "-D", str(seconds), "--warm-up-time", "1",
-                   f"--log-file={log}", "-H", f"User-Agent: {UA}", "-H", f"Referer: {REFERER}",
-                   f"http://127.0.0.1:{port}{path}"]  # fmt: skip
+        command = h2load_command(port, path, per_connection, seconds, log)
+        steal_before, all_before = cpu_ticks()
         subprocess.run(command, capture_output=True, text=True, check=True)
+        steal_after, all_after = cpu_ticks()
         rows = [line.split("\t") for line in log.read_text().splitlines()]
     times = sorted(int(row[2]) / 1000 for row in rows if row[1] == "200")
     interval = 1000 / per_connection
@@ -266,8 +298,9 @@ def latency(port: int, path: str, rate: float, seconds: int) -> Latency:
     def percentile(values: list[float], share: float) -> float:
         return values[min(int(len(values) * share), len(values) - 1)]
 
+    stolen = 100 * (steal_after - steal_before) / max(all_after - all_before, 1)
     return Latency(asked, len(times) / seconds, percentile(times, 0.5),
-                   percentile(times, 0.99), percentile(corrected, 0.99))  # fmt: skip
+                   percentile(times, 0.99), percentile(corrected, 0.99), stolen)  # fmt: skip
 
 
 def _interrupts() -> dict[str, list[int]]:
@@ -384,6 +417,7 @@ def main() -> None:
             server_cpu, load_cpu = str(args.server_cpu), str(1 - args.server_cpu)
             why = "chosen with --server-cpu"
         CPUS.update(server=server_cpu, load=load_cpu)
+        REALTIME[:] = realtime_prefix()
         print(f"servers on CPU {server_cpu}, load generator on CPU {load_cpu}: {why}", flush=True)
         running = {}
         try:
@@ -432,20 +466,24 @@ def main() -> None:
         f"{server_cpu} ({why}), "
         f"{args.seconds} s per run, round-robin over the servers, best of {args.rounds} "
         f"rounds; latency: h2load (HTTP/1.1, {CONNECTIONS} keep-alive connections, one "
-        f"request in flight on each, pinned to CPU {load_cpu}, 1 s warm-up) at a fixed rate, "
+        f"request in flight on each, pinned to CPU {load_cpu}, "
+        + ("at SCHED_FIFO priority 10, " if REALTIME else "at normal priority, ")
+        + "1 s warm-up) at a fixed rate, "
         "half the "
         f"server's best keep-alive rate, and at a common {args.common_rate:,.0f} req/s for "
         "every server; p99 corrected: with HdrHistogram's coordinated-omission correction "
-        "for the requests a late response held back. "
+        "for the requests a late response held back; stolen: the share of both CPUs' time "
+        "the hypervisor took during that latency run (/proc/stat steal), which holds "
+        "every process alike. "
         "Server CPU: user + system time of the server's processes and threads during a wrk "
         "run over the requests wrk completed, the least of the rounds (kernel work done "
         "in softirq context on the other core is not in it).",
         "",
         "| server | keep-alive req/s | Connection: close req/s | server CPU µs/req, "
         "keep-alive | server CPU µs/req, close | half rate asked → reached, req/s "
-        "| p50 ms | p99 ms | p99 corrected ms | at the common rate: reached req/s | p50 ms "
-        "| p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| p50 ms | p99 ms | p99 corrected ms | stolen % | at the common rate: reached req/s "
+        "| p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in names:
         keep, close = best[name]
@@ -453,7 +491,7 @@ def main() -> None:
         lines.append(
             f"| {name} | {keep:,.0f} | {close:,.0f} | {cpu[name][0]:.1f} | {cpu[name][1]:.1f} "
             f"| {at_half.asked:,.0f} → {at_half.reached:,.0f} | {at_half.p50:.2f} "
-            f"| {at_half.p99:.2f} | {at_half.p99_corrected:.2f} "
+            f"| {at_half.p99:.2f} | {at_half.p99_corrected:.2f} | {at_half.stolen:.1f} "
             f"| {at_common.reached:,.0f} | {at_common.p50:.2f} | {at_common.p99:.2f} "
             f"| {errors[name] or '-'}{'; ' + counted[name] if counted[name] else ''} |"
         )
@@ -482,7 +520,8 @@ def main() -> None:
             f"0.90, {'met' if met[1] else 'not met'}); by server CPU per request (nginx's / "
             f"this one's) {cpu_keep:.2f} and {cpu_close:.2f}; p99 at half rate "
             f"{at_half.p99:.2f} ms, corrected {at_half.p99_corrected:.2f} ms (target < 5 ms, "
-            f"{latency_verdict}); p99 at the common {args.common_rate:,.0f} req/s "
+            f"{latency_verdict}; {at_half.stolen:.1f}% of the CPU time stolen meanwhile); "
+            f"p99 at the common {args.common_rate:,.0f} req/s "
             f"{common[name].p99:.2f} ms against nginx's {common[nginx].p99:.2f} ms.  "
         )
     for name, line in stopped.items():
