@@ -8,8 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from republish.store.db import Database
 from republish.store.schema import daily_stats
 from tests.servers import LoopbackServer
 from tests.test_notify import PAGE, Receiver, view, write_hits
+from tests.test_notify_worker import until
 
 SECRET = re.compile(r"whsec_[0-9a-f]{48}")
 
@@ -136,15 +135,6 @@ def test_rollup_command_delivers_what_it_queued(
     assert len(receiver.received) == 1
 
 
-def _until(check: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def _views(db: Database) -> int:
     with db.connect() as conn:
         return int(
@@ -174,16 +164,16 @@ def test_rollup_watch_outlives_a_failing_database_and_stops_on_sigterm(
             env=os.environ | env, stdout=out, stderr=err,
         )  # fmt: skip
     try:
-        assert _until(lambda: _views(db) == 1), err_path.read_text()
-        assert _until(lambda: len(receiver.received) == 1), "the new republisher was not sent"
+        assert until(lambda: _views(db) == 1), err_path.read_text()
+        assert until(lambda: len(receiver.received) == 1), "the new republisher was not sent"
         _rename(db, "daily_stats", "daily_stats_away")  # every pass now fails
         try:
             write_hits(tmp_path, [view(story_id, PAGE, visitor="v2"), view(story_id, PAGE)])
-            assert _until(lambda: "rollup failed, will retry" in err_path.read_text())
+            assert until(lambda: "rollup failed, will retry" in err_path.read_text())
             assert process.poll() is None, "a failed pass ended the process"
         finally:
             _rename(db, "daily_stats_away", "daily_stats")
-        assert _until(lambda: _views(db) == 3), err_path.read_text()
+        assert until(lambda: _views(db) == 3), err_path.read_text()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, err_path.read_text()
     finally:

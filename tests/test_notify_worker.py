@@ -88,7 +88,8 @@ def test_a_failing_after_pass_step_does_not_stop_the_worker(db: Database, tmp_pa
     assert worker.passes == 1 and len(calls) == 1 and calls[0] is not None
 
 
-def _until(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+def until(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Whether ``check()`` became true within ``timeout_s`` (polled every 20 ms)."""
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
@@ -119,10 +120,10 @@ def test_a_hanging_receiver_does_not_hold_the_rollup(
         with WebClient(app) as web:
             assert web.get(f"/p/{story_id}.gif", headers=READER).status_code == 200
             # The first pass queues the new republisher, and the sender is now stuck in it.
-            assert _until(lambda: len(arrived) == 1), "the notification was not sent"
+            assert until(lambda: len(arrived) == 1), "the notification was not sent"
             for _ in range(3):
                 assert web.get(f"/p/{story_id}.gif", headers=other).status_code == 200
-            counted = _until(lambda: _views(db).get("second-paper.example") == 3, 4.0)
+            counted = until(lambda: _views(db).get("second-paper.example") == 3, 4.0)
             assert counted, f"the rollup waited for the receiver: {_views(db)}"
             assert app.state.delivery_worker.passes == 0  # still in its first send
             release.set()
