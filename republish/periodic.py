@@ -2,13 +2,19 @@
 
 The in-process rollup, the notification sender and the source scheduler under
 ``republish serve`` are each one.
-A failing pass must never end the thread (a database outage passes); subclasses catch
-what their pass raises and keep the one-line reason from :func:`error_line`.
+A failing pass must never end the thread (a database outage passes): subclasses run
+their pass through :meth:`Periodic.attempt`, which catches what it raises, counts it and
+keeps the one-line reason from :func:`error_line`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def error_line(exc: BaseException) -> str:
@@ -31,6 +37,24 @@ class Periodic:
         self._stop = threading.Event()
         self._wake = threading.Event()  # set by wake() and stop(): end the current wait
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.passes = 0  # passes that succeeded
+        self.failures = 0  # passes that raised
+        self.last_error: str | None = None  # why the last pass failed; None after a success
+
+    def attempt(self, what: str, work: Callable[[], T], log: logging.Logger) -> T | None:
+        """One pass of ``work``: its result, or None if it raised (an outage must not end
+        the thread): then the failure is counted, kept in ``last_error`` and logged as
+        "``what`` failed, will retry: reason"."""
+        try:
+            result = work()
+        except Exception as exc:
+            self.failures += 1
+            self.last_error = error_line(exc)
+            log.warning("%s failed, will retry: %s", what, self.last_error)
+            return None
+        self.passes += 1
+        self.last_error = None
+        return result
 
     def tick(self) -> None:
         """One pass; must not raise."""

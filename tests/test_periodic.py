@@ -3,8 +3,11 @@ scheduler: ticks on its interval, at once when woken, once more when stopped."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+import pytest
 
 from republish.periodic import Periodic
 
@@ -67,3 +70,18 @@ def test_it_ticks_on_its_interval_and_stop_ends_the_wait() -> None:
     worker.wake()  # a no-op once stopped
     time.sleep(0.05)
     assert worker.ticks == ticks
+
+
+def test_attempt_counts_keeps_and_logs_a_failure(caplog: pytest.LogCaptureFixture) -> None:
+    worker = Counting(3600)
+
+    def broken() -> int:
+        raise OSError("database down\nsecond line")
+
+    with caplog.at_level(logging.WARNING, logger="republish.test"):
+        assert worker.attempt("test pass", broken, logging.getLogger("republish.test")) is None
+    assert (worker.passes, worker.failures) == (0, 1)
+    assert worker.last_error == "OSError: database down"
+    assert "test pass failed, will retry: OSError: database down" in caplog.text
+    assert worker.attempt("test pass", lambda: 7, logging.getLogger("republish.test")) == 7
+    assert (worker.passes, worker.failures, worker.last_error) == (1, 1, None)

@@ -160,19 +160,18 @@ class SourceScheduler(Periodic):
         self.concurrency = concurrency
         self.report = report
         self.polled = 0
-        self.last_error: str | None = None
 
     def run_once(self) -> int:
         """Poll what is due now; the number of sources polled (0 when the pass failed)."""
-        try:
-            count = poll_due(
+        count = self.attempt(
+            "source scheduler pass",
+            lambda: poll_due(
                 self.db, self.settings, concurrency=self.concurrency, report=self.report
-            )
-        except Exception as exc:  # an outage must not kill the scheduler
-            self.last_error = error_line(exc)
-            logger.warning("source scheduler pass failed, will retry: %s", self.last_error)
+            ),
+            logger,
+        )
+        if count is None:
             return 0
-        self.last_error = None
         self.polled += count
         return count
 

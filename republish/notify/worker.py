@@ -35,22 +35,13 @@ class DeliveryWorker(Periodic):
         self.settings = settings
         # Called with each pass's result (``republish rollup --watch`` prints it).
         self.on_result = on_result
-        self.passes = 0
-        self.failures = 0
-        self.last_error: str | None = None
 
     def tick(self) -> None:
         """Send what is due; a database outage is logged and retried on the next tick."""
-        try:
-            result = deliver_due(self.db, self.settings)
-        except Exception as exc:  # an outage must not kill the worker
-            self.failures += 1
-            self.last_error = error_line(exc)
-            logger.warning("notification delivery failed, will retry: %s", self.last_error)
-            return
-        self.passes += 1
-        self.last_error = None
-        if self.on_result is not None:
+        result = self.attempt(
+            "notification delivery", lambda: deliver_due(self.db, self.settings), logger
+        )
+        if result is not None and self.on_result is not None:
             try:
                 self.on_result(result)
             except Exception as exc:  # nor may reporting the result

@@ -38,24 +38,18 @@ class RollupWorker(Periodic):
         self.after_pass = after_pass
         self.log_dir = log_dir
         self.retention = retention
-        self.passes = 0
-        self.failures = 0
-        self.last_error: str | None = None
         # Today's reader keys, kept from pass to pass instead of read again every few seconds.
         self.readers = KnownReaders()
 
     def run_once(self) -> RollupResult | None:
         """One pass; None if it failed (the error is logged and kept in ``last_error``)."""
-        try:
-            result = rollup(self.db, self.log_dir, retention=self.retention, readers=self.readers)
-        except Exception as exc:  # an outage must not kill the worker
+        result = self.attempt(
+            "rollup",
+            lambda: rollup(self.db, self.log_dir, retention=self.retention, readers=self.readers),
+            logger,
+        )
+        if result is None:
             self.readers = KnownReaders()  # it may hold keys that were rolled back
-            self.failures += 1
-            self.last_error = error_line(exc)
-            logger.warning("rollup failed, will retry: %s", self.last_error)
-            return None
-        self.passes += 1
-        self.last_error = None
         return result
 
     def tick(self) -> None:
