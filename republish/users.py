@@ -116,7 +116,10 @@ def verify_login(db: Database, email: str, password: str) -> User | None:
         return None
     with db.begin() as conn:
         if _hasher.check_needs_rehash(user.password_hash):
+            # A new hash changes the session stamp, which ends the user's other sessions
+            # (see session_stamp); their records go now rather than at expiry.
             store.set_password_hash(conn, user.id, _hasher.hash(password))
+            session_store.delete_user_sessions(conn, user.id)
         store.set_last_login(conn, user.id, datetime.now(UTC))
         return store.get_user_by_id(conn, user.id)
 

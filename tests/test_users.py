@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner, Result
@@ -112,15 +113,36 @@ def test_verify_login_refuses(db: Database) -> None:
 def test_outdated_hash_is_replaced_at_login(db: Database) -> None:
     from argon2 import PasswordHasher
 
+    from republish.store import sessions
     from republish.store import users as store
 
     created = users.create_user(db, "a@newsroom.example", PASSWORD)
+    other = users.create_user(db, "b@newsroom.example", PASSWORD)
     weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    now = datetime.now(UTC)
     with db.begin() as conn:
         store.set_password_hash(conn, created.id, weak)
+        elsewhere = sessions.create_session(conn, created.id, now, 3600)  # another device
+        kept = sessions.create_session(conn, other.id, now, 3600)
+    old_stamp = users.session_stamp(store_user(db, created.id))
     logged = users.verify_login(db, "a@newsroom.example", PASSWORD)
     assert logged is not None and logged.password_hash not in {weak, created.password_hash}
-    assert users.verify_login(db, "a@newsroom.example", PASSWORD) is not None
+    # The new hash's stamp no longer matches the other device's cookie, and its record is
+    # gone too; another user's session is untouched.
+    assert users.session_stamp(logged) != old_stamp
+    with db.connect() as conn:
+        assert sessions.session_user(conn, elsewhere, now) is None
+        assert sessions.session_user(conn, kept, now) is not None
+    # Logging in again with the hash now current changes nothing.
+    again = users.verify_login(db, "a@newsroom.example", PASSWORD)
+    assert again is not None and again.password_hash == logged.password_hash
+
+
+def store_user(db: Database, user_id: int) -> users.User:
+    from republish.store import users as store
+
+    with db.connect() as conn:
+        return store.get_user_by_id(conn, user_id)
 
 
 def test_library_errors(db: Database) -> None:
