@@ -7,10 +7,17 @@ work of a server's syncs is not done on the load generator's CPU. For every
 server: ``wrk`` with keep-alive and with ``Connection: close`` (bounded runs), then
 ``h2load`` at a fixed rate, half of that server's keep-alive maximum, for the p99 latency.
 
+On two CPUs one wrk thread can open connections only about as fast as nginx (or the
+pixel) accepts them, so the ``Connection: close`` column often measures wrk. The
+server-bound runs (``--quota``) therefore repeat ``Connection: close`` with each server
+limited to a share of its CPU by a cgroup quota, the same for every server, at 64 and 256
+connections: there the server, not wrk, sets the rate.
+
     .venv/bin/python bench/pixel/run.py [--seconds 10] [--write]
 
 Needs Debian's wrk, nghttp2-client (h2load) and nginx-light
-(``apt-get install wrk nghttp2-client nginx-light``).
+(``apt-get install wrk nghttp2-client nginx-light``); the server-bound runs need root and
+a cgroup CPU controller (v1 ``cpu`` or v2 ``cpu.max``) and are skipped without them.
 ``--write`` replaces the "Pixel" section of bench/RESULTS.md.
 """
 
@@ -185,8 +192,8 @@ def start(name: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     return process, port, path
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` and its descendants (all threads), in seconds."""
+def _proc_stats() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, user + system CPU seconds) of every process, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -198,21 +205,81 @@ def cpu_seconds(pid: int) -> float:
             continue
         # after the command: state ppid ... utime (14th field) stime (15th)
         stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    total, family = 0.0, {pid}
+    return stats
+
+
+def family(pid: int, stats: dict[int, tuple[int, float]] | None = None) -> set[int]:
+    """``pid`` and its descendants."""
+    stats = _proc_stats() if stats is None else stats
+    members = {pid}
     changed = True
     while changed:
         changed = False
         for child, (parent, _) in stats.items():
-            if parent in family and child not in family:
-                family.add(child)
+            if parent in members and child not in members:
+                members.add(child)
                 changed = True
-    for member in family:
-        total += stats.get(member, (0, 0.0))[1]
-    return total
+    return members
 
 
-def wrk(port: int, path: str, seconds: int, close: bool) -> tuple[float, str, int]:
-    command = ["taskset", "-c", CPUS["load"], "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants (all threads), in seconds."""
+    stats = _proc_stats()
+    return sum(stats.get(member, (0, 0.0))[1] for member in family(pid, stats))
+
+
+class CpuQuota:
+    """A cgroup whose processes together get at most ``percent`` of one CPU (the CFS
+    bandwidth controller: 1 ms of CPU per period of 100/percent ms), under cgroup v1's
+    ``cpu`` controller or v2's ``cpu.max``. :func:`open` gives None where neither can be
+    used (not root, no controller)."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.directory, self.root = directory, root
+
+    @classmethod
+    def open(cls, percent: float) -> CpuQuota | None:
+        period = round(1000 * 100 / percent)  # µs; the quota is the kernel's least, 1 ms
+        name = f"republish-bench-{os.getpid()}"
+        for root, v2 in ((Path("/sys/fs/cgroup/cpu"), False), (Path("/sys/fs/cgroup"), True)):
+            try:
+                if v2 and "cpu" not in (root / "cgroup.subtree_control").read_text().split():
+                    continue
+                directory = root / name
+                directory.mkdir()
+            except OSError:
+                continue
+            try:
+                if v2:
+                    (directory / "cpu.max").write_text(f"1000 {period}")
+                else:
+                    (directory / "cpu.cfs_period_us").write_text(str(period))
+                    (directory / "cpu.cfs_quota_us").write_text("1000")
+            except OSError:
+                directory.rmdir()
+                continue
+            return cls(directory, root)
+        return None
+
+    def add(self, pid: int) -> None:
+        """Put ``pid`` and its descendants under the quota."""
+        for member in family(pid):
+            (self.directory / "cgroup.procs").write_text(str(member))
+
+    def close(self) -> None:
+        """Lift the quota: its processes go back to the root group."""
+        for line in (self.directory / "cgroup.procs").read_text().split():
+            try:
+                (self.root / "cgroup.procs").write_text(line)
+            except OSError:  # ended meanwhile
+                pass
+        self.directory.rmdir()
+
+
+def wrk(
+    port: int, path: str, seconds: int, close: bool, connections: int = CONNECTIONS
+) -> tuple[float, str, int]:
+    command = ["taskset", "-c", CPUS["load"], "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
                "-H", f"User-Agent: {UA}", "-H", f"Referer: {REFERER}"]  # fmt: skip
     if close:
         command += ["-H", "Connection: close"]
@@ -339,18 +406,26 @@ def choose_cpus(directory: Path) -> tuple[str, str, str]:
     """The server's CPU, the load generator's, and why: the servers go to the CPU that
     handled most interrupts of the busiest source during 2,000 ``fdatasync``s of a file in
     ``directory`` (the disk's completion interrupts, whose handling belongs to the server
-    that syncs), the load generator to the other CPU."""
-    before = _interrupts()
+    that syncs), the load generator to the other CPU. Each sync follows a 200-byte write
+    into space zeroed ahead, as the hit log's batches do; their median and 99th percentile
+    durations are the floor under any answer that waits for its hit to be durable."""
     path = directory / "irq-probe"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    took: list[float] = []
     try:
-        for _ in range(2000):
-            os.write(fd, b"x" * 200)
+        os.write(fd, bytes(2000 * 200))
+        os.fsync(fd)
+        before = _interrupts()
+        for index in range(2000):
+            started = time.perf_counter()
+            os.pwrite(fd, b"x" * 200, index * 200)
             os.fdatasync(fd)
+            took.append(time.perf_counter() - started)
     finally:
         os.close(fd)
         path.unlink()
     after = _interrupts()
+    took.sort()
     deltas = {
         name: [now - then for now, then in zip(after[name], before[name], strict=True)]
         for name in after
@@ -365,7 +440,9 @@ def choose_cpus(directory: Path) -> tuple[str, str, str]:
         str(server),
         str(load),
         f"2,000 fdatasyncs in the hit log's directory raised {sum(per_cpu):,} interrupts of "
-        f"source {source}, {per_cpu[server]:,} of them on CPU {server}",
+        f"source {source}, {per_cpu[server]:,} of them on CPU {server}; a write and "
+        f"fdatasync took {took[1000] * 1e3:.2f} ms at the median, {took[1980] * 1e3:.2f} ms "
+        "at the 99th percentile",
     )
 
 
@@ -390,6 +467,57 @@ def machine() -> str:
     )
 
 
+def server_bound(
+    args: argparse.Namespace,
+    running: dict[str, tuple[subprocess.Popen[bytes], int, str, Path]],
+    best: dict[str, list[float]],
+    busy_close: dict[str, tuple[float, float]],
+    bound: dict[tuple[str, int], tuple[float, float]],
+    errors: dict[str, str],
+) -> str:
+    """Connection: close with each server limited to ``--quota`` percent of its CPU, so
+    that the server and not wrk sets the rate, at CONNECTIONS and 4 * CONNECTIONS
+    connections: nginx and the servers whose unlimited rate wrk may have capped (its CPU
+    at least 90% busy in their best run, or a rate of at least 0.8 of nginx's).
+    Fills ``bound``; returns how it was measured, or why not."""
+    names = list(running)
+    chosen = [
+        name
+        for name in names
+        if name == names[0] or busy_close[name][0] >= 90 or best[name][1] >= 0.8 * best[names[0]][1]
+    ]
+    quota = CpuQuota.open(args.quota)
+    if quota is None:
+        return (
+            "not measured: no cgroup CPU controller could be used here (root and cgroup "
+            "v1's cpu controller or v2's cpu.max are needed)"
+        )
+    try:
+        for name in chosen:
+            quota.add(running[name][0].pid)
+        for round_ in range(args.rounds):
+            for connections in (CONNECTIONS, 4 * CONNECTIONS):
+                for name in chosen:
+                    _, port, path, _ = running[name]
+                    ticks = cpu_times()
+                    rate, error, _ = wrk(port, path, args.seconds, True, connections)
+                    busy = busy_share(ticks, CPUS["load"])
+                    if rate > bound.get((name, connections), (0.0, 0.0))[0]:
+                        bound[(name, connections)] = (rate, busy)
+                    errors[name] = errors[name] or error
+            print(f"server-bound round {round_ + 1}: {bound}", flush=True)
+    finally:
+        quota.close()
+    period = 100 / args.quota
+    return (
+        f"{', '.join(chosen)}, each limited to {args.quota:g}% of its CPU (a CFS quota of "
+        f"1 ms per {period:.2f} ms, on the server's processes and threads; interrupt and "
+        f"kernel-worker time on that CPU is outside it), wrk Connection: close at "
+        f"{CONNECTIONS} and {4 * CONNECTIONS} connections, round-robin, best of "
+        f"{args.rounds} rounds of {args.seconds} s"
+    )
+
+
 def main() -> None:
     load = "/".join(f"{value:.2f}" for value in os.getloadavg())
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -401,6 +529,14 @@ def main() -> None:
         type=float,
         default=8000,
         help="also measure every server's latency at this same offered rate (req/s)",
+    )
+    parser.add_argument(
+        "--quota",
+        type=float,
+        default=30,
+        help="server-bound Connection: close runs with each server limited to this percent of "
+        "its CPU, so that wrk is not the limit (0: skip; needs root and a cgroup CPU "
+        "controller)",
     )
     parser.add_argument("--only", help="only the servers whose name matches this regex (and nginx)")
     parser.add_argument(
@@ -429,6 +565,9 @@ def main() -> None:
     # How busy the load generator's CPU and the server's CPU were in the best
     # Connection: close round: a saturated load CPU caps that column for every server.
     busy_close: dict[str, tuple[float, float]] = {name: (0.0, 0.0) for name in names}
+    # Server-bound Connection: close: (server, connections) -> (best rate, load CPU busy %)
+    bound: dict[tuple[str, int], tuple[float, float]] = {}
+    bound_note = "not measured (--quota 0)"
     half: dict[str, Latency] = {}
     common: dict[str, Latency] = {}
     counted: dict[str, str] = {name: "" for name in names}
@@ -463,6 +602,8 @@ def main() -> None:
                         cpu[name][index] = min(cpu[name][index], used / max(done, 1) * 1e6)
                         errors[name] = errors[name] or error
                     print(f"round {round_ + 1}: {name}: {best[name]}", flush=True)
+            if args.quota > 0:
+                bound_note = server_bound(args, running, best, busy_close, bound, errors)
             for name, (_, port, path, _) in running.items():
                 half[name] = latency(port, path, best[name][0] / 2, args.seconds)
                 common[name] = latency(port, path, args.common_rate, args.seconds)
@@ -557,6 +698,34 @@ def main() -> None:
         )
     for name, line in stopped.items():
         lines.append(f"{name}, over the whole measurement: {line}  ")
+    many = 4 * CONNECTIONS
+    lines += ["", f"**Server-bound new connections**: {bound_note}.", ""]
+    if bound:
+        nginx_bound = max(rate for (name, _), (rate, _) in bound.items() if name == nginx)
+        lines += [
+            f"| server | req/s at {CONNECTIONS} connections | load CPU busy % | req/s at "
+            f"{many} connections | load CPU busy % | best / nginx's best |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name in names:
+            if (name, CONNECTIONS) not in bound:
+                continue
+            few_rate, few_busy = bound[(name, CONNECTIONS)]
+            many_rate, many_busy = bound[(name, many)]
+            lines.append(
+                f"| {name} | {few_rate:,.0f} | {few_busy:.0f} | {many_rate:,.0f} "
+                f"| {many_busy:.0f} | {max(few_rate, many_rate) / nginx_bound:.2f} |"
+            )
+        for name in names[1:]:
+            if (name, CONNECTIONS) not in bound or SERVERS[name][0] != "republish":
+                continue
+            ratio = max(bound[(name, CONNECTIONS)][0], bound[(name, many)][0]) / nginx_bound
+            at_few = bound[(name, CONNECTIONS)][0] / bound[(nginx, CONNECTIONS)][0]
+            lines.append(
+                f"\n{name} / nginx, server-bound new connections: {ratio:.2f} of nginx's "
+                f"best (target 0.90, {'met' if ratio >= 0.90 else 'not met'}); at "
+                f"{CONNECTIONS} connections alone {at_few:.2f}."
+            )
     capped = [name for name in names if busy_close[name][0] >= 95]
     if capped:
         lines.append(
