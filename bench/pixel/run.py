@@ -546,6 +546,8 @@ def main() -> None:
         help="pin the servers to this CPU (default: the one that takes the disk's interrupts)",
     )
     args = parser.parse_args()
+    if args.quota != 0 and not 0.1 <= args.quota <= 100:
+        parser.error("--quota must be 0 (skip) or a percent from 0.1 to 100")
     for tool in ("wrk", "h2load", "nginx", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(

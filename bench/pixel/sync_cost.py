@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--syncs", type=int, default=10000, help="syncs per round")
     parser.add_argument("--rounds", type=int, default=6, help="rounds (schedulers alternate)")
     args = parser.parse_args()
+    if args.syncs < 100 or args.rounds < 1:
+        parser.error("--syncs must be at least 100 and --rounds at least 1")
     device = device_of(args.dir)
     control = Path(f"/sys/block/{device}/queue/scheduler")
     text = control.read_text()
@@ -54,7 +56,7 @@ def main() -> None:
     original = text.split("[")[1].split("]")[0] if "[" in text else schedulers[0]
     if os.geteuid() != 0:
         sys.exit("sync_cost: needs root to switch the I/O scheduler of " + device)
-    os.sched_setaffinity(0, {1})
+    os.sched_setaffinity(0, {1 if (os.cpu_count() or 1) > 1 else 0})
     tick = os.sysconf("SC_CLK_TCK")
     path = args.dir / f"sync-cost-{os.getpid()}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
