@@ -7,9 +7,13 @@ keep-alive over 10 connections and one connection per request. Kernel work (the 
 calls, ``fdatasync``) is not counted; instruction counts do not depend on what else the
 machine is doing, unlike requests per second.
 
-    .venv/bin/python bench/pixel/native_cost.py [--requests 5000]
+``--server nginx`` counts nginx's ``empty_gif`` the same way (bench/pixel/run.py's
+configuration, in one process: ``master_process off``), the peer's user-space work per
+request beside the front's.
 
-Needs Debian's valgrind.
+    .venv/bin/python bench/pixel/native_cost.py [--requests 5000] [--server native|nginx]
+
+Needs Debian's valgrind (and nginx-light for ``--server nginx``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run import NGINX_CONF  # noqa: E402  (bench/pixel/run.py, beside this script)
 
 PYTHON = sys.executable
 UA = (
@@ -92,18 +99,23 @@ def total_instructions(path: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument(
+        "--server", choices=("native", "nginx"), default="native", help="what to count"
+    )
     args = parser.parse_args()
+    if args.requests < 10:
+        parser.error("--requests must be at least 10")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        server = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}.%p",
+        if args.server == "nginx":
+            conf = Path(tmp) / "nginx.conf"
+            conf.write_text("master_process off;\n" + NGINX_CONF.format(tmp=tmp, port=port))
+            command = ["nginx", "-c", str(conf), "-p", tmp]
+        else:
+            command = [
                 PYTHON,
                 "-m",
                 "republish",
@@ -112,6 +124,14 @@ def main() -> None:
                 str(port),
                 "--server",
                 "native",
+            ]
+        server = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}.%p",
+                *command,
             ],
             env=os.environ | {"REPUBLISH_HIT_LOG_DIR": str(Path(tmp) / "hits")},
             stdout=subprocess.DEVNULL,
@@ -143,7 +163,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=120)
-    print("| requests | instructions per request (user space, both threads) |")
+    threads = "one process" if args.server == "nginx" else "both threads"
+    print(f"| requests ({args.server}) | instructions per request (user space, {threads}) |")
     print("|---|---:|")
     for name, per_request in rows:
         print(f"| {name} | {per_request / 1000:.1f}k |")
