@@ -19,18 +19,15 @@ import os
 import resource
 import statistics
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run import SYNC_BYTES, cpu_times, median_p99, timed_syncs  # noqa: E402  (beside this)
 
 
 def busy_ticks() -> int:
     """Busy clock ticks of all CPUs together: user, nice, system, irq, softirq."""
-    total = 0
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("cpu") and line[3].isdigit():
-            fields = [int(field) for field in line.split()[1:8]]
-            total += fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
-    return total
+    return sum(busy for busy, _ in cpu_times().values())
 
 
 def device_of(directory: Path) -> str:
@@ -62,30 +59,19 @@ def main() -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     results: dict[str, list[tuple[float, float, float, float]]] = {}
     try:
-        os.write(fd, bytes(args.syncs * 200))
+        os.write(fd, bytes(args.syncs * SYNC_BYTES))
         os.fsync(fd)
         for round_ in range(args.rounds):
             order = schedulers if round_ % 2 == 0 else schedulers[::-1]
             for scheduler in order:
                 control.write_text(scheduler)
-                took: list[float] = []
                 usage = resource.getrusage(resource.RUSAGE_SELF)
                 ticks = busy_ticks()
-                for index in range(args.syncs):
-                    started = time.perf_counter()
-                    os.pwrite(fd, b"y" * 200, index * 200)
-                    os.fdatasync(fd)
-                    took.append(time.perf_counter() - started)
+                median, p99 = median_p99(timed_syncs(fd, args.syncs))
                 after = resource.getrusage(resource.RUSAGE_SELF)
                 both = (busy_ticks() - ticks) / tick / args.syncs * 1e6
                 own = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
-                took.sort()
-                row = (
-                    own / args.syncs * 1e6,
-                    both,
-                    took[len(took) // 2] * 1e6,
-                    took[int(len(took) * 0.99)] * 1e6,
-                )
+                row = (own / args.syncs * 1e6, both, median * 1e6, p99 * 1e6)
                 results.setdefault(scheduler, []).append(row)
                 print(
                     f"round {round_ + 1}, {scheduler}: this process {row[0]:.1f} µs of CPU per "
