@@ -36,8 +36,9 @@ from run import (  # noqa: E402  (beside this)
     cpu_ticks,
     cpu_times,
     free_port,
+    launch,
     start,
-    wait_for,
+    stop_summary,
     wrk,
 )
 
@@ -59,10 +60,7 @@ def start_no_sync(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     (tmp / "no_sync.py").write_text(NO_SYNC)
     command = ["taskset", "-c", CPUS["server"], PYTHON, str(tmp / "no_sync.py"),
                str(tmp / "hits"), str(port)]  # fmt: skip
-    with (tmp / "stdout.txt").open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    wait_for(port)
-    return process, port
+    return launch(command, tmp, port), port
 
 
 def main() -> None:
@@ -95,7 +93,8 @@ def main() -> None:
                 wrk(port, PIXEL_PATH, 2, close=True, connections=args.connections)  # warm-up
             steal_before = cpu_ticks()
             for round_ in range(args.rounds):
-                order = NAMES[round_ % 3 :] + NAMES[: round_ % 3]
+                shift = round_ % len(NAMES)
+                order = NAMES[shift:] + NAMES[:shift]
                 for name in order:
                     process, port, _ = running[name]
                     before_own, before_cpu = cpu_seconds(process.pid), cpu_times()[server_cpu]
@@ -124,11 +123,7 @@ def main() -> None:
                 process.send_signal(signal.SIGTERM)
             for process, _, _ in running.values():
                 process.wait(timeout=60)
-        stopped = {}
-        for name, (_, _, tmp) in running.items():
-            for line in (tmp / "stdout.txt").read_text(errors="replace").splitlines():
-                if line.startswith("Stopped: "):
-                    stopped[name] = line.removeprefix("Stopped: ")
+        stopped = {name: stop_summary(tmp) for name, (_, _, tmp) in running.items()}
 
     stolen = 100 * (steal_after[0] - steal_before[0]) / max(1, steal_after[1] - steal_before[1])
     print(
@@ -149,8 +144,9 @@ def main() -> None:
         own_diff = statistics.median(a - b for a, b in zip(own[first], own[second], strict=True))
         busy_diff = statistics.median(a - b for a, b in zip(busy[first], busy[second], strict=True))
         print(f"- {first} − {second}: own {own_diff:+.1f}, CPU busy {busy_diff:+.1f}")
-    for name, line in stopped.items():
-        print(f"{name}: {line}")
+    for name, summary in stopped.items():
+        if summary is not None:
+            print(f"{name}: {summary}")
 
 
 if __name__ == "__main__":

@@ -184,12 +184,27 @@ def start(name: str, tmp: Path) -> tuple[subprocess.Popen[bytes], int, str]:
         command = [*pin, PYTHON, "-m", "republish", "pixel", "--port", str(port),
                    "--server", detail]  # fmt: skip
         env["REPUBLISH_HIT_LOG_DIR"] = str(tmp / "hits")
-    # The pixel's own servers say at stop how long batches took to become durable.
+    return launch(command, tmp, port, env), port, path
+
+
+def launch(
+    command: list[str], tmp: Path, port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server with its output in ``tmp/stdout.txt`` (the pixel's own servers say
+    there at stop how long batches took to become durable: :func:`stop_summary`) and wait
+    until it listens on ``port``."""
     with (tmp / "stdout.txt").open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
     wait_for(port)
-    return process, port, path
+    return process
+
+
+def stop_summary(tmp: Path) -> str | None:
+    """The summary a server started by :func:`launch` printed at stop, if it did."""
+    for line in (tmp / "stdout.txt").read_text(errors="replace").splitlines():
+        if line.startswith("Stopped: "):
+            return line.removeprefix("Stopped: ")
+    return None
 
 
 def _proc_stats() -> dict[int, tuple[int, float]]:
@@ -635,9 +650,9 @@ def main() -> None:
                 segments = (tmp / "hits" / "segments").iterdir()
                 lines = sum(p.read_bytes().count(b"\n") for p in segments)
                 counted[name] = f"{lines} hits in the log"
-            for line in (tmp / "stdout.txt").read_text(errors="replace").splitlines():
-                if line.startswith("Stopped: "):
-                    stopped[name] = line.removeprefix("Stopped: ")
+            summary = stop_summary(tmp)
+            if summary is not None:
+                stopped[name] = summary
     nginx = names[0]
     nginx_keep, nginx_close = best[nginx]
     lines = [
